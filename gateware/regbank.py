@@ -1,0 +1,193 @@
+"""Register bank: the Wishbone slave built from the register map.
+
+Every register of `stagebox.regmap` becomes a port of the bank, grouped per block, so a block
+connects to its registers with one ``connect(m, bank.<block>, block.regs)``. The port a block
+sees (`block_signature`) depends on the access type:
+
+=======  =====================================================================================
+RO       ``<reg>``: Out — the block drives the value the bus reads.
+RW       ``<reg>``: In — the stored value (reset value from the map).
+W1C      ``<reg>_set``: Out — bits the block raises (one cycle is enough, set wins over clear);
+         ``<reg>``: In — the flags.
+WS       ``<reg>``: In — the written data, unselected bytes zero; ``<reg>_stb``: In — one-cycle
+         pulse per bus write.
+=======  =====================================================================================
+
+Registers with fields have a `data.FlexibleLayout` shape, so ``regs.version.major`` works.
+
+Clock domain: ``sync``. Latency: every access is acknowledged on the second cycle of the
+classic cycle (``ack`` registered), reads and writes alike; the bank never stalls and never
+signals ``err``.
+
+Hazards and guarantees:
+
+* Values wider than 32 bits are read through a snapshot: the read of the first (lowest) word
+  latches the whole value, later words return the latched parts, so a counter that carries
+  between words is never torn. Wide RW registers are written low word first; each word except
+  the last goes to a staging register and the write of the last word commits all of them in one
+  cycle.
+* A read of an address no register occupies returns the map's ``unmapped_read_value``; such
+  an access, and a write to a read-only register, leaves all state alone and pulses
+  ``bus_error`` with the byte address in ``bus_error_addr`` (counted by the identity block).
+"""
+
+from amaranth.hdl import Cat, Const, Module, Signal, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from stagebox.regmap.model import WORD_BYTES, Access
+
+from . import wishbone
+
+__all__ = ["RegisterBank", "block_signature", "register_shape"]
+
+
+def register_shape(reg):
+    """Shape of a register's port: its fields as a layout, or a plain unsigned value."""
+    if not reg.fields:
+        return unsigned(reg.width)
+    return data.FlexibleLayout(reg.width, {
+        f.name.lower(): data.Field(unsigned(f.width), f.lsb) for f in reg.fields
+    })
+
+
+def block_signature(block):
+    """The register ports of `block` as the block's own logic sees them."""
+    members = {}
+    for reg in block.registers:
+        name, shape = reg.name.lower(), register_shape(reg)
+        if reg.access is Access.RO:
+            members[name] = Out(shape)
+        elif reg.access is Access.RW:
+            members[name] = In(shape)
+        elif reg.access is Access.W1C:
+            members[name] = In(shape)
+            members[f"{name}_set"] = Out(shape)
+        elif reg.access is Access.WS:
+            members[name] = In(shape)
+            members[f"{name}_stb"] = In(1)
+    return wiring.Signature(members)
+
+
+def _value(port):
+    """The raw bits of a register port, whatever its shape."""
+    return port.as_value() if isinstance(port, data.View) else port
+
+
+class RegisterBank(wiring.Component):
+    """Wishbone B4 classic slave decoding every register of `regmap` (see module docstring).
+
+    Ports: ``bus`` (slave), one member per block that has registers (named after the block,
+    lower case), ``bus_error`` (one-cycle pulse) and ``bus_error_addr`` (byte address).
+    """
+
+    def __init__(self, regmap):
+        self.regmap = regmap
+        self.blocks = [b for b in regmap.blocks if b.registers]
+        members = {
+            "bus": In(wishbone.Signature(regmap.address_bits - 2)),
+            "bus_error": Out(1),
+            "bus_error_addr": Out(regmap.address_bits),
+        }
+        for block in self.blocks:
+            members[block.name.lower()] = In(block_signature(block))
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        bus = self.bus
+
+        access = Signal()
+        m.d.comb += access.eq(bus.cyc & bus.stb & ~bus.ack)
+        m.d.sync += bus.ack.eq(access)
+        write = bus.we & access
+        read = ~bus.we & access
+
+        # Byte-lane write mask from `sel`.
+        lane_mask = Signal(wishbone.DATA_WIDTH)
+        m.d.comb += lane_mask.eq(Cat(*(bit.replicate(8) for bit in bus.sel)))
+
+        bad_access = Signal()
+        m.d.sync += self.bus_error.eq(bad_access)
+        with m.If(bad_access):
+            m.d.sync += self.bus_error_addr.eq(bus.adr << 2)
+
+        with m.If(access):
+            with m.Switch(bus.adr):
+                for block in self.blocks:
+                    group = getattr(self, block.name.lower())
+                    for reg in block.registers:
+                        self._decode(m, group, reg, block.base + reg.offset,
+                                     read, write, lane_mask, bad_access)
+                with m.Default():
+                    m.d.comb += bad_access.eq(1)
+                    m.d.sync += bus.dat_r.eq(self.regmap.unmapped_read_value)
+        return m
+
+    def _decode(self, m, group, reg, address, read, write, lane_mask, bad_access):
+        """Emit the storage of `reg` and its cases in the address switch (already open)."""
+        bus = self.bus
+
+        def merged(old):
+            """`old` with the selected byte lanes replaced by the written data."""
+            return (old & ~lane_mask[:len(old)]) | (bus.dat_w & lane_mask)[:len(old)]
+
+        name = reg.name.lower()
+        port = _value(getattr(group, name))
+        word0 = address // WORD_BYTES
+        words = reg.words
+
+        if reg.access is Access.RW:
+            storage = Signal(reg.width, init=reg.reset, name=f"{name}_storage")
+            m.d.comb += port.eq(storage)
+            value = storage
+        elif reg.access is Access.W1C:
+            flags = Signal(reg.width, init=reg.reset, name=f"{name}_flags")
+            clear = Signal(reg.width, name=f"{name}_clear")
+            m.d.comb += port.eq(flags)
+            # Set wins over a simultaneous clear: an event is never lost to a racing clear.
+            m.d.sync += flags.eq((flags & ~clear) | _value(getattr(group, f"{name}_set")))
+            value = flags
+        elif reg.access is Access.WS:
+            stb = getattr(group, f"{name}_stb")
+            m.d.sync += stb.eq(0)
+            value = Const(0, reg.width)
+        else:
+            value = port
+
+        if words > 1:
+            snapshot = Signal((words - 1) * 32, name=f"{name}_snapshot")
+            if reg.access is Access.RW:
+                staging = Signal((words - 1) * 32, name=f"{name}_staging")
+
+        for k in range(words):
+            with m.Case(word0 + k):
+                lo, hi = 32 * k, min(32 * (k + 1), reg.width)
+                # Read side.
+                with m.If(read):
+                    if k == 0:
+                        m.d.sync += bus.dat_r.eq(value[lo:hi])
+                        if words > 1:
+                            m.d.sync += snapshot.eq(value[32:])
+                    else:
+                        m.d.sync += bus.dat_r.eq(snapshot[lo - 32:hi - 32])
+                # Write side.
+                with m.If(write):
+                    if reg.access is Access.RO:
+                        m.d.comb += bad_access.eq(1)
+                    elif reg.access is Access.RW and words == 1:
+                        m.d.sync += storage.eq(merged(storage))
+                    elif reg.access is Access.RW and k < words - 1:
+                        part = staging[lo:hi]
+                        m.d.sync += part.eq(merged(part))
+                    elif reg.access is Access.RW:
+                        top = storage[lo:hi]
+                        m.d.sync += storage.eq(Cat(staging, merged(top)))
+                    elif reg.access is Access.W1C:
+                        m.d.comb += clear.eq(bus.dat_w & lane_mask)
+                    elif reg.access is Access.WS:
+                        m.d.sync += [
+                            port.eq(bus.dat_w & lane_mask),
+                            stb.eq(1),
+                        ]
+
