@@ -112,26 +112,22 @@ class RegisterBank(wiring.Component):
         with m.If(bad_access):
             m.d.sync += self.bus_error_addr.eq(bus.adr << 2)
 
+        decoders = [
+            self._storage(m, getattr(self, block.name.lower()), reg, block.base + reg.offset)
+            for block in self.blocks for reg in block.registers
+        ]
         with m.If(access):
             with m.Switch(bus.adr):
-                for block in self.blocks:
-                    group = getattr(self, block.name.lower())
-                    for reg in block.registers:
-                        self._decode(m, group, reg, block.base + reg.offset,
-                                     read, write, lane_mask, bad_access)
+                for decode in decoders:
+                    decode(read, write, lane_mask, bad_access)
                 with m.Default():
                     m.d.comb += bad_access.eq(1)
                     m.d.sync += bus.dat_r.eq(self.regmap.unmapped_read_value)
         return m
 
-    def _decode(self, m, group, reg, address, read, write, lane_mask, bad_access):
-        """Emit the storage of `reg` and its cases in the address switch (already open)."""
+    def _storage(self, m, group, reg, address):
+        """Emit the storage of `reg`; return a function that emits its address-switch cases."""
         bus = self.bus
-
-        def merged(old):
-            """`old` with the selected byte lanes replaced by the written data."""
-            return (old & ~lane_mask[:len(old)]) | (bus.dat_w & lane_mask)[:len(old)]
-
         name = reg.name.lower()
         port = _value(getattr(group, name))
         word0 = address // WORD_BYTES
@@ -160,34 +156,34 @@ class RegisterBank(wiring.Component):
             if reg.access is Access.RW:
                 staging = Signal((words - 1) * 32, name=f"{name}_staging")
 
-        for k in range(words):
-            with m.Case(word0 + k):
-                lo, hi = 32 * k, min(32 * (k + 1), reg.width)
-                # Read side.
-                with m.If(read):
-                    if k == 0:
-                        m.d.sync += bus.dat_r.eq(value[lo:hi])
-                        if words > 1:
-                            m.d.sync += snapshot.eq(value[32:])
-                    else:
-                        m.d.sync += bus.dat_r.eq(snapshot[lo - 32:hi - 32])
-                # Write side.
-                with m.If(write):
-                    if reg.access is Access.RO:
-                        m.d.comb += bad_access.eq(1)
-                    elif reg.access is Access.RW and words == 1:
-                        m.d.sync += storage.eq(merged(storage))
-                    elif reg.access is Access.RW and k < words - 1:
-                        part = staging[lo:hi]
-                        m.d.sync += part.eq(merged(part))
-                    elif reg.access is Access.RW:
-                        top = storage[lo:hi]
-                        m.d.sync += storage.eq(Cat(staging, merged(top)))
-                    elif reg.access is Access.W1C:
-                        m.d.comb += clear.eq(bus.dat_w & lane_mask)
-                    elif reg.access is Access.WS:
-                        m.d.sync += [
-                            port.eq(bus.dat_w & lane_mask),
-                            stb.eq(1),
-                        ]
+        def decode(read, write, lane_mask, bad_access):
+            def merged(old):
+                """`old` with the selected byte lanes replaced by the written data."""
+                return (old & ~lane_mask[:len(old)]) | (bus.dat_w & lane_mask)[:len(old)]
 
+            for k in range(words):
+                with m.Case(word0 + k):
+                    lo, hi = 32 * k, min(32 * (k + 1), reg.width)
+                    with m.If(read):
+                        if k == 0:
+                            m.d.sync += bus.dat_r.eq(value[lo:hi])
+                            if words > 1:
+                                m.d.sync += snapshot.eq(value[32:])
+                        else:
+                            m.d.sync += bus.dat_r.eq(snapshot[lo - 32:hi - 32])
+                    with m.If(write):
+                        if reg.access is Access.RO:
+                            m.d.comb += bad_access.eq(1)
+                        elif reg.access is Access.RW and words == 1:
+                            m.d.sync += storage.eq(merged(storage))
+                        elif reg.access is Access.RW and k < words - 1:
+                            part = staging[lo:hi]
+                            m.d.sync += part.eq(merged(part))
+                        elif reg.access is Access.RW:
+                            m.d.sync += storage.eq(Cat(staging, merged(storage[lo:hi])))
+                        elif reg.access is Access.W1C:
+                            m.d.comb += clear.eq(bus.dat_w & lane_mask)
+                        elif reg.access is Access.WS:
+                            m.d.sync += [port.eq(bus.dat_w & lane_mask), stb.eq(1)]
+
+        return decode

@@ -1,0 +1,1 @@
+"""Test and simulation support shared by the test suite and `stagebox regs --transport sim`."""
