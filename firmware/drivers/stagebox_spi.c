@@ -3,11 +3,9 @@
  *
  * Request:  CMD COUNT ADDR[4] [DATA[4n] for writes] CRC[2]
  * Response: WAIT* STATUS [DATA[4n] for a good read] CRC[2], the CRC continuing the request's.
- * All protocol constants come from the generated stagebox_regs.h.
+ * All protocol constants come from the generated stagebox_regs.h. Freestanding: no libc calls.
  */
 #include "stagebox_spi.h"
-
-#include <string.h>
 
 #include "stagebox_regs.h"
 
@@ -39,13 +37,14 @@ uint16_t sb_spi_crc16(uint16_t crc, const uint8_t *data, size_t len)
 
 void sb_spi_init(struct sb_spi *dev, sb_spi_transfer_fn transfer, void *ctx)
 {
-    memset(dev, 0, sizeof(*dev));
     dev->transfer = transfer;
     dev->ctx = ctx;
     dev->max_wait = SB_SPI_DEFAULT_MAX_WAIT;
     dev->retries = SB_SPI_DEFAULT_RETRIES;
     dev->max_words = SB_SPI_MAX_WORDS;
     dev->need_resync = 1;
+    dev->retried = 0;
+    dev->resyncs = 0;
 }
 
 const char *sb_spi_strerror(int result)
@@ -79,8 +78,10 @@ static int xfer(struct sb_spi *dev, const uint8_t *tx, uint8_t *rx, size_t len)
 static int clock_filler(struct sb_spi *dev, uint8_t *rx, size_t len)
 {
     uint8_t tx[SB_SPI_CHUNK_BYTES];
+    size_t i;
 
-    memset(tx, SB_SPI_FILLER, len);
+    for (i = 0; i < len; i++)
+        tx[i] = SB_SPI_FILLER;
     return xfer(dev, tx, rx, len);
 }
 
@@ -192,8 +193,8 @@ static int transact(struct sb_spi *dev, uint8_t cmd, uint32_t addr, uint32_t *rd
     uint16_t crc, rx_crc = 0;
     uint32_t word = 0;
     unsigned waits = 0;
-    size_t have = 0, pos = 0, body, k;
-    uint8_t status = SB_SPI_WAIT;
+    size_t n = 0, pos = 0, body, k;
+    uint8_t status, byte;
     int rc;
 
     rc = send_request(dev, cmd, addr, wdata, count, &crc);
@@ -202,8 +203,7 @@ static int transact(struct sb_spi *dev, uint8_t cmd, uint32_t addr, uint32_t *rd
 
     /* Poll: at least one WAIT comes first, so clock two bytes, then one at a time. */
     for (;;) {
-        size_t n = waits == 0 ? 2u : 1u;
-
+        n = waits == 0 ? 2u : 1u;
         rc = clock_filler(dev, rx, n);
         if (rc != SB_SPI_OK)
             return rc;
@@ -217,7 +217,115 @@ static int transact(struct sb_spi *dev, uint8_t cmd, uint32_t addr, uint32_t *rd
         }
     }
     status = rx[pos++];
-    have = n_left:
-    ;
+    crc = sb_spi_crc16(crc, &status, 1);
+
+    /* The rest: DATA for a good read, then the CRC. Never clock past the response's end. */
+    body = (cmd == SB_SPI_CMD_READ && status == SB_SPI_STATUS_OK ? 4u * (size_t)count : 0u);
+    for (k = 0; k < body + 2u; k++) {
+        if (pos == n) {
+            n = body + 2u - k;
+            if (n > SB_SPI_CHUNK_BYTES)
+                n = SB_SPI_CHUNK_BYTES;
+            pos = 0;
+            rc = clock_filler(dev, rx, n);
+            if (rc != SB_SPI_OK)
+                return rc;
+        }
+        byte = rx[pos++];
+        if (k < body) {
+            crc = sb_spi_crc16(crc, &byte, 1);
+            word = (word << 8) | byte;
+            if ((k & 3u) == 3u)
+                rdata[k >> 2] = word;
+        } else {
+            rx_crc = (uint16_t)((rx_crc << 8) | byte);
+        }
+    }
+    if (rx_crc != crc) {
+        /* A corrupted STATUS may have made us stop early or read too far. */
+        dev->need_resync = 1;
+        return SB_SPI_ERR_RESPONSE_CRC;
+    }
+    rc = status_result(status);
+    if (rc == SB_SPI_ERR_RESPONSE_CRC)
+        dev->need_resync = 1;
+    return rc;
+}
+
+static int retryable(uint8_t cmd, int rc)
+{
+    if (rc == SB_SPI_ERR_CRC)
+        return 1;  /* verified: the device applied nothing */
+    return cmd == SB_SPI_CMD_READ && (rc == SB_SPI_ERR_RESPONSE_CRC || rc == SB_SPI_ERR_NO_RESPONSE);
+}
+
+/* One burst, with resync and retries. */
+static int burst(struct sb_spi *dev, uint8_t cmd, uint32_t addr, uint32_t *rdata,
+                 const uint32_t *wdata, unsigned count)
+{
+    unsigned attempt;
+    int rc = SB_SPI_ERR_ARG;
+
+    for (attempt = 0; attempt <= dev->retries; attempt++) {
+        if (attempt > 0)
+            dev->retried++;
+        if (dev->need_resync) {
+            rc = sb_spi_resync(dev);
+            if (rc != SB_SPI_OK)
+                return rc;
+        }
+        rc = transact(dev, cmd, addr, rdata, wdata, count);
+        if (rc == SB_SPI_OK || !retryable(cmd, rc))
+            return rc;
+    }
+    return rc;
+}
+
+static int check(const struct sb_spi *dev, const void *words, unsigned count)
+{
+    if (dev == NULL || dev->transfer == NULL || words == NULL || count == 0)
+        return SB_SPI_ERR_ARG;
+    if (dev->max_words == 0 || dev->max_words > SB_SPI_MAX_WORDS)
+        return SB_SPI_ERR_ARG;
     return SB_SPI_OK;
+}
+
+int sb_spi_read(struct sb_spi *dev, uint32_t addr, uint32_t *words, unsigned count)
+{
+    int rc = check(dev, words, count);
+
+    while (rc == SB_SPI_OK && count > 0) {
+        unsigned n = count < dev->max_words ? count : dev->max_words;
+
+        rc = burst(dev, SB_SPI_CMD_READ, addr, words, NULL, n);
+        addr += 4u * n;
+        words += n;
+        count -= n;
+    }
+    return rc;
+}
+
+int sb_spi_write(struct sb_spi *dev, uint32_t addr, const uint32_t *words, unsigned count)
+{
+    int rc = check(dev, words, count);
+
+    while (rc == SB_SPI_OK && count > 0) {
+        unsigned n = count < dev->max_words ? count : dev->max_words;
+
+        rc = burst(dev, SB_SPI_CMD_WRITE, addr, NULL, words, n);
+        addr += 4u * n;
+        words += n;
+        count -= n;
+    }
+    return rc;
+}
+
+int sb_spi_read32(struct sb_spi *dev, uint32_t addr, uint32_t *value)
+{
+    return sb_spi_read(dev, addr, value, 1);
+}
+
+int sb_spi_write32(struct sb_spi *dev, uint32_t addr, uint32_t value)
+{
+    return sb_spi_write(dev, addr, &value, 1);
 }
