@@ -78,7 +78,8 @@ class SpiBridge(wiring.Component):
         sclk_prev, cs_n_prev = Signal(), Signal(init=1)
         m.d.sync += [sclk_prev.eq(sclk), cs_n_prev.eq(cs_n)]
         rise = Signal()
-        m.d.comb += rise.eq(~cs_n & sclk & ~sclk_prev)
+        # An SCLK edge in the very cycle CS falls is not a bit: the host's CS-to-clock setup time.
+        m.d.comb += rise.eq(~cs_n & ~cs_n_prev & sclk & ~sclk_prev)
         cs_rose = cs_n & ~cs_n_prev
 
         # --- Bit engine: bytes in on MOSI, bytes out on MISO. ------------------------------
@@ -234,6 +235,9 @@ class SpiBridge(wiring.Component):
                     with m.If(byte_idx[0]):
                         m.d.sync += [word_idx.eq(0), timer.eq(0)]
                         with m.If(Cat(rx_byte, rx_crc) != crc):
+                            # The request is not what the host sent, so the reply's CRC starts
+                            # afresh: the host can still verify that nothing was applied.
+                            m.d.sync += crc.eq(proto.CRC_INIT)
                             finish(proto.Status.CRC_ERROR, "CRC_ERRORS")
                             m.next = "RESPOND"
                         with m.Elif(((cmd != proto.CMD_READ) & (cmd != proto.CMD_WRITE))

@@ -217,6 +217,9 @@ static int transact(struct sb_spi *dev, uint8_t cmd, uint32_t addr, uint32_t *rd
         }
     }
     status = rx[pos++];
+    /* A CRC_ERROR reply is checked on its own: the device cannot know what we meant to send. */
+    if (status == SB_SPI_STATUS_CRC_ERROR)
+        crc = SB_SPI_CRC_INIT;
     crc = sb_spi_crc16(crc, &status, 1);
 
     /* The rest: DATA for a good read, then the CRC. Never clock past the response's end. */
@@ -256,7 +259,8 @@ static int retryable(uint8_t cmd, int rc)
 {
     if (rc == SB_SPI_ERR_CRC)
         return 1;  /* verified: the device applied nothing */
-    return cmd == SB_SPI_CMD_READ && (rc == SB_SPI_ERR_RESPONSE_CRC || rc == SB_SPI_ERR_NO_RESPONSE);
+    return cmd == SB_SPI_CMD_READ
+           && (rc == SB_SPI_ERR_RESPONSE_CRC || rc == SB_SPI_ERR_NO_RESPONSE);
 }
 
 /* One burst, with resync and retries. */

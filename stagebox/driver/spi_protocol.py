@@ -26,7 +26,9 @@ Response (device to host, on MISO, while the host clocks filler)::
   until it sees a byte that is not 0xFF: that is STATUS.
 * The response CRC continues the request's CRC over STATUS and DATA: it equals the CRC of the
   request bytes (without their CRC) followed by STATUS and DATA, so a response can only verify
-  against the request that caused it.
+  against the request that caused it. Exception: a CRC_ERROR response carries the CRC of its
+  STATUS byte alone (the device cannot know what the host meant to send), so the host can
+  still tell "refused, nothing applied" from a response damaged on the way back.
 
 A write is applied only after its whole request arrived with a good CRC, so a corrupted or
 truncated write never changes a register. Reads are performed in one back-to-back burst before
@@ -131,7 +133,8 @@ class ResponseDecoder:
         if not self.done:
             raise ProtocolError("response incomplete")
         payload, crc = bytes(self.body[:-2]), int.from_bytes(self.body[-2:], "big")
-        if crc16(payload, crc16(self.request[:-2])) != crc:
+        seed = CRC_INIT if self.status == Status.CRC_ERROR else crc16(self.request[:-2])
+        if crc16(payload, seed) != crc:
             raise ProtocolError("response CRC mismatch")
         try:
             status = Status(self.status)

