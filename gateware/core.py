@@ -28,8 +28,8 @@ class StageboxCore(wiring.Component):
     Wishbone slave for a SoC (LiteX) and ``irq`` goes to its CPU. Clock domain ``sync``.
     """
 
-    def __init__(self, config=CoreConfig(), regmap=STAGEBOX_MAP):
-        self.config = config
+    def __init__(self, config=None, regmap=STAGEBOX_MAP):
+        self.config = config = config or CoreConfig()
         self.regmap = regmap
         members = {"irq": Out(1)}
         if config.spi_bridge:

@@ -1,6 +1,6 @@
 """Identity block: what was built, from which source, for which board; uptime; bus diagnostics."""
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 

@@ -19,21 +19,6 @@ from stagebox.regmap.generate import REPO_ROOT
 __all__ = ["main"]
 
 
-def _core_config(args):
-    from stagebox.gateware.config import CoreConfig, source_revision
-
-    rev, dirty = source_revision()
-    return CoreConfig(sys_clk_hz=int(args.sys_clk_mhz * 1_000_000),
-                      spi_bridge=args.variant == "spi", source_rev=rev, source_dirty=dirty)
-
-
-def _add_core_arguments(parser):
-    parser.add_argument("--sys-clk-mhz", type=float, default=125.0,
-                        help="system clock frequency (default 125)")
-    parser.add_argument("--variant", choices=("spi", "bus"), default="spi",
-                        help="spi: CPU-less with the SPI bridge; bus: Wishbone slave for a SoC")
-
-
 # --- regs -----------------------------------------------------------------------------------
 
 def _parse_int(text):
@@ -72,10 +57,12 @@ def _run_regs_in_simulation(args):
     """Run the command against the CPU-less core simulated with amaranth.sim over SPI."""
     from stagebox.driver.device import Device
     from stagebox.driver.spi import SpiRegisterBus
+    from stagebox.gateware.config import CoreConfig, source_revision
     from stagebox.gateware.core import StageboxCore
     from stagebox.testing.amaranth_sim import AmaranthSpiTransport, run_testbench
 
-    config = _core_config(argparse.Namespace(sys_clk_mhz=125.0, variant="spi"))
+    rev, dirty = source_revision()
+    config = CoreConfig(source_rev=rev, source_dirty=dirty)
     core = StageboxCore(config)
     failure = []
 
@@ -108,16 +95,17 @@ def _regs(args):
     try:
         return _run_regs_on_transport(args)
     except (KeyError, ValueError) as error:
-        print(f"stagebox regs: {error}", file=sys.stderr)
+        print(f"stagebox regs: {error.args[0]}", file=sys.stderr)
         return 2
 
 
 # --- build, test ----------------------------------------------------------------------------
 
 def _summary(args):
+    from stagebox.bench.synth import config_from_args
     from stagebox.regmap.map import STAGEBOX_MAP
 
-    config = _core_config(args)
+    config = config_from_args(args)
     print("Stagebox core build configuration")
     for key, value in vars(config).items():
         print(f"  {key:<16} {value}")
@@ -149,8 +137,7 @@ def main(argv=None):
     commands = parser.add_subparsers(dest="command", required=True)
 
     build = commands.add_parser("build", help="show the configuration and synthesize the core")
-    _add_core_arguments(build)
-    build.add_argument("--json", help="also write the synthesis report as JSON")
+    synth.add_arguments(build)
     build.set_defaults(handler=_build)
 
     test = commands.add_parser("test", help="run the test suite (pytest, parallel)")

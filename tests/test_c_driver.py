@@ -7,7 +7,6 @@ callback feeds `SpiBridgeModel`, optionally corrupting or truncating what goes o
 
 import ctypes
 import random
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest
 
 from stagebox.driver import spi_protocol as proto
 from stagebox.testing.spi_model import BusError, SpiBridgeModel
+from stagebox.testing.tools import require_tool
 
 REPO = Path(__file__).resolve().parent.parent
 FIRMWARE = REPO / "firmware"
@@ -78,8 +78,7 @@ OK, ERR_CRC, ERR_BAD_REQUEST, ERR_BUS, ERR_RESPONSE_CRC, ERR_NO_RESPONSE, ERR_TR
 
 @pytest.fixture(scope="module")
 def lib(tmp_path_factory):
-    if shutil.which("gcc") is None:
-        pytest.skip("no native gcc")
+    require_tool("gcc")
     lib = ctypes.CDLL(str(compile_shared(tmp_path_factory.mktemp("sbspi"))))
     u32p = ctypes.POINTER(ctypes.c_uint32)
     dev = ctypes.POINTER(SbSpi)
@@ -544,14 +543,12 @@ def test_single_bit_errors(lib, direction):
 
 @pytest.mark.parametrize("libc", ["picolibc", "freestanding"])
 def test_riscv_cross_compile(tmp_path, libc):
-    if shutil.which(RISCV_GCC) is None:
-        pytest.skip(f"{RISCV_GCC} not installed")
+    require_tool(RISCV_GCC)
     flags = ["-march=rv32imac", "-mabi=ilp32", "-Os"]
     if libc == "picolibc":
         specs = subprocess.run([RISCV_GCC, "-print-file-name=picolibc.specs"],
                                capture_output=True, text=True).stdout.strip()
-        if not Path(specs).is_file():
-            pytest.skip("picolibc not installed")
+        assert Path(specs).is_file(), "picolibc-riscv64-unknown-elf is missing (./bootstrap)"
         flags.append("--specs=picolibc.specs")
     else:
         flags.append("-ffreestanding")

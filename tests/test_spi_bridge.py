@@ -5,9 +5,9 @@ import json
 from pathlib import Path
 
 import pytest
-
 from stagebox.gateware.config import CoreConfig
 from stagebox.gateware.core import StageboxCore
+
 from stagebox.testing.cocotb_runner import run_cocotb
 
 CONFIG = CoreConfig(sys_clk_hz=125_000_000, source_rev=0x5EB0_C0DE, source_dirty=True)

@@ -38,6 +38,7 @@ want=$(cat "$root/pyproject.toml" | sha256sum | cut -d' ' -f1)
 if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "bootstrap: installing Python packages into $venv"
     [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
-    "$venv/bin/python" -m pip install -q --disable-pip-version-check -e "$root[dev]"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check -e "$root[dev]" 2>&1 \
+        | { grep -v "is ignored: it is neither a file nor a directory" || true; }
     echo "$want" > "$stamp"
 fi

@@ -141,13 +141,13 @@
 /* SPI_CRC_ERRORS: read-only, 16 bits. requests whose CRC did not match (nothing was applied); saturates at all ones */
 #define SB_SPI_CRC_ERRORS_ADDR                       0x0208u
 #define SB_SPI_CRC_ERRORS_WIDTH                      16
-/* SPI_ABORTS: read-only, 16 bits. transactions cut short: CS rose mid-byte, or the CS-high gap outlasted the timeout; saturates at all ones */
+/* SPI_ABORTS: read-only, 16 bits. transactions cut short: CS rose mid-byte, or CS stayed high past the timeout; saturates at all ones */
 #define SB_SPI_ABORTS_ADDR                           0x020Cu
 #define SB_SPI_ABORTS_WIDTH                          16
 /* SPI_BUS_ERRORS: read-only, 16 bits. bus accesses that ended in an error or timed out; saturates at all ones */
 #define SB_SPI_BUS_ERRORS_ADDR                       0x0210u
 #define SB_SPI_BUS_ERRORS_WIDTH                      16
-/* SPI_BAD_REQUESTS: read-only, 16 bits. requests with an unknown command or an unaligned address; saturates at all ones */
+/* SPI_BAD_REQUESTS: read-only, 16 bits. requests with an unknown command, an unaligned or out-of-range address, or a burst longer than SPI_MAX_WORDS; saturates at all ones */
 #define SB_SPI_BAD_REQUESTS_ADDR                     0x0214u
 #define SB_SPI_BAD_REQUESTS_WIDTH                    16
 /* SPI_LAST_STATUS: read-only, 8 bits. Status code of the last transaction */

@@ -39,9 +39,10 @@ IRQ_SOURCES = (
 #: SPI bridge error counters, in bit order of SPI_COUNTERS_CLEAR.
 SPI_COUNTERS = (
     ("CRC_ERRORS", "requests whose CRC did not match (nothing was applied)"),
-    ("ABORTS", "transactions cut short: CS rose mid-byte, or the CS-high gap outlasted the timeout"),
+    ("ABORTS", "transactions cut short: CS rose mid-byte, or CS stayed high past the timeout"),
     ("BUS_ERRORS", "bus accesses that ended in an error or timed out"),
-    ("BAD_REQUESTS", "requests with an unknown command or an unaligned address"),
+    ("BAD_REQUESTS", "requests with an unknown command, an unaligned or out-of-range address, "
+                     "or a burst longer than SPI_MAX_WORDS"),
 )
 
 

@@ -129,7 +129,7 @@ class Register:
 
 @dataclass(frozen=True)
 class Block:
-    """A window of the address space owned by one gateware block; `registers` may grow, never move."""
+    """A window of the address space owned by one block; its registers may grow, never move."""
 
     name: str
     base: int
