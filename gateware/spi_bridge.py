@@ -162,7 +162,8 @@ class SpiBridge(wiring.Component):
 
         # --- Bus master. ---------------------------------------------------------------------
         timer = Signal(range(self.bus_timeout + 1))
-        bus_adr = (address[2:] + word_idx)[:self.addr_width]
+        # Registered in FETCH: keeps the burst adder out of the register bank's decode path.
+        bus_adr = Signal(self.addr_width)
         m.d.comb += [
             bus.adr.eq(bus_adr),
             bus.sel.eq(0b1111),
@@ -249,7 +250,8 @@ class SpiBridge(wiring.Component):
 
             # Execution: FETCH gives the buffer's read port a cycle, ACCESS runs one bus cycle.
             with m.State("FETCH"):
-                m.d.sync += [abort_pending.eq(abort_pending | abort_now), timer.eq(0)]
+                m.d.sync += [abort_pending.eq(abort_pending | abort_now), timer.eq(0),
+                             bus_adr.eq(address[2:] + word_idx)]
                 m.next = "ACCESS"
 
             with m.State("ACCESS"):
