@@ -87,6 +87,8 @@ def _summary(entry):
     if "logic" in total:
         bits.append(f"logic {total['logic']} (flat {flat.get('logic')}) dff {total['dff']} "
                     f"bsram {total['bsram']} fmax {flat.get('fmax_mhz')} MHz")
+    elif "verilator" in f:
+        bits.append(" ".join(f"{k} {v['cycles_per_s']} cycles/s" for k, v in f.items()))
     elif "les" in total:
         bits.append(f"LEs {total['les']} (flat {flat.get('les')}) ff {total['ff']} "
                     f"m9k {total['m9k']}")
@@ -102,6 +104,9 @@ def add_arguments(parser):
     parser.add_argument("--show", nargs="?", type=int, const=10, metavar="N",
                         help="print the last N entries of the record (default 10) and exit")
     parser.add_argument("--record", metavar="FILE", help="use this record file instead")
+    parser.add_argument("--sim", action="store_true",
+                        help="measure simulator speed (cocotb on Verilator and Icarus, median of "
+                             "3) instead of synthesizing")
     return parser
 
 
@@ -113,6 +118,15 @@ def run(args):
             print(_summary(entry))
         if not entries:
             print("no entries", file=sys.stderr)
+        return 0
+    if args.sim:
+        from .simspeed import cocotb_speed
+        figures = cocotb_speed()
+        for simulator, f in figures.items():
+            print(f"cocotb on {simulator:<10} {f['cycles_per_s']:>9,} cycles/s (median of "
+                  f"{len(f['runs'])}: {f['runs']})")
+        if args.append:
+            print(_summary(append("sim/cocotb/spi_bridge", figures, args.record)))
         return 0
     try:
         report = synth.report_from_args(args)

@@ -13,6 +13,7 @@ import os
 import sys
 import uuid
 from pathlib import Path
+from xml.etree import ElementTree
 
 from amaranth.back import verilog
 
@@ -42,7 +43,8 @@ def run_cocotb(design, *, toplevel, test_module, test_dir, simulator="verilator"
                testcase=None, extra_env=None, ports=None):
     """Build `design` (an Amaranth elaboratable) and run the cocotb tests of `test_module`.
 
-    Fails (AssertionError) unless at least one test ran and none failed.
+    Fails (AssertionError) unless at least one test ran and none failed. Returns one dict per
+    test: ``name``, ``sim_time_ns`` and ``real_time_s`` (for simulator speed benchmarks).
     """
     from cocotb_tools.check_results import get_results
     from cocotb_tools.runner import get_runner
@@ -68,6 +70,12 @@ def run_cocotb(design, *, toplevel, test_module, test_dir, simulator="verilator"
                 test_dir=test_dir, testcase=testcase, extra_env=env, results_xml=str(results),
                 timescale=("1ns", "1ps"))
     tests, failed = get_results(results)
+    timings = []
+    for case in ElementTree.parse(results).getroot().iter("testcase"):
+        properties = {p.get("name"): p.get("value") for p in case.iter("property")}
+        timings.append({"name": case.get("name"), "real_time_s": float(case.get("time", 0)),
+                        "sim_time_ns": float(properties.get("sim_time_duration", 0))})
     results.unlink()
     assert tests > 0, "cocotb ran no test"
     assert failed == 0, f"{failed} of {tests} cocotb tests failed"
+    return timings
