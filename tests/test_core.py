@@ -1,9 +1,8 @@
 """The core's own blocks through its Wishbone port: identity, interrupts, bus diagnostics."""
 
+from stagebox.driver.device import Device
 from stagebox.gateware.config import CoreConfig
 from stagebox.gateware.core import StageboxCore
-
-from stagebox.driver.device import Device
 from stagebox.regmap.map import IRQ_SOURCES, STAGEBOX_MAP
 from stagebox.testing.amaranth_sim import AmaranthWishboneBus, run_testbench
 

@@ -4,10 +4,10 @@ import random
 
 from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import wiring
-from stagebox.gateware.regbank import RegisterBank
 
 from stagebox.driver.device import Device
 from stagebox.driver.reginfo import FieldInfo, RegisterInfo
+from stagebox.gateware.regbank import RegisterBank
 from stagebox.regmap.model import Access, Block, Field, Register, RegisterMap
 from stagebox.testing.amaranth_sim import AmaranthWishboneBus, run_testbench
 

@@ -3,9 +3,9 @@
 import json
 
 import pytest
-from stagebox.gateware.config import CoreConfig
 
 from stagebox.bench import record, synth
+from stagebox.gateware.config import CoreConfig
 
 
 @pytest.fixture(scope="module")

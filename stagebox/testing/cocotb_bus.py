@@ -1,13 +1,60 @@
-"""cocotb masters the register driver runs on: an SPI transport driving a design's SPI pins.
+"""cocotb masters the register driver runs on: a Wishbone master on a design's ``bus__*``
+ports, and an SPI transport driving its SPI pins.
 
 Runs inside a cocotb test (the simulator's Python); all timing is in cycles of ``dut.clk``.
 """
 
-from cocotb.triggers import ClockCycles
+from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 
+from stagebox.driver.device import RegisterBus
 from stagebox.driver.spi import SpiTransport
 
-__all__ = ["CocotbSpiTransport"]
+__all__ = ["CocotbWishboneBus", "CocotbSpiTransport"]
+
+
+class CocotbWishboneBus(RegisterBus):
+    """Classic Wishbone master on the ports ``{prefix}cyc``, ``stb``, ``we``, ``adr``, ``sel``,
+    ``dat_w``, ``dat_r``, ``ack``, ``err`` (Amaranth names a member ``bus.cyc`` ``bus__cyc``).
+
+    One access per word; waits at most `timeout` cycles for ``ack`` or ``err``.
+    """
+
+    def __init__(self, dut, prefix="bus__", *, timeout=64):
+        self.dut, self.timeout = dut, timeout
+        self.port = {name: getattr(dut, prefix + name) for name in (
+            "cyc", "stb", "we", "adr", "sel", "dat_w", "dat_r", "ack", "err")}
+        self.port["cyc"].value = 0
+        self.port["stb"].value = 0
+
+    async def _access(self, address, we, data=0):
+        p = self.port
+        p["adr"].value = address >> 2
+        p["we"].value = we
+        p["sel"].value = 0b1111
+        p["dat_w"].value = data
+        p["cyc"].value = 1
+        p["stb"].value = 1
+        for _ in range(self.timeout):
+            await RisingEdge(self.dut.clk)
+            await ReadOnly()
+            if int(p["ack"].value) or int(p["err"].value):
+                break
+        else:
+            raise TimeoutError(f"no Wishbone ack at {address:#x}")
+        error, value = int(p["err"].value), int(p["dat_r"].value)
+        await RisingEdge(self.dut.clk)  # leave the read-only phase before driving again
+        p["cyc"].value = 0
+        p["stb"].value = 0
+        if error:
+            raise OSError(f"Wishbone error at {address:#x}")
+        return value
+
+    async def read(self, address, count):
+        return [await self._access(address + 4 * i, 0) for i in range(count)]
+
+    async def write(self, address, words):
+        for i, word in enumerate(words):
+            await self._access(address + 4 * i, 1, word)
 
 
 class CocotbSpiTransport(SpiTransport):

@@ -12,12 +12,12 @@ import random
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles
-from stagebox.gateware.config import CoreConfig
 
 from stagebox.driver import spi_protocol as proto
 from stagebox.driver.device import Device
 from stagebox.driver.regs import REGISTERS, REGMAP_HASH, UNMAPPED_READ_VALUE
 from stagebox.driver.spi import SpiRegisterBus, SpiTransport
+from stagebox.gateware.config import CoreConfig
 from stagebox.regmap.map import MAGIC
 from stagebox.testing.cocotb_bus import CocotbSpiTransport
 
