@@ -1,7 +1,8 @@
 """The `stagebox` command.
 
     stagebox build                  the main job: build configuration, register map, synthesis
-    stagebox test [PYTEST ARGS]     the whole test suite (from a checkout)
+    stagebox test [PYTEST ARGS]     the whole test suite (from a checkout; -m "not slow" for
+                                    the quick part)
     stagebox regs generate|check    write / verify the generated register files
     stagebox regs [--transport T] dump | read NAME | write NAME VALUE
     stagebox synth-report [--json FILE]
@@ -108,7 +109,7 @@ def _summary(args):
     config = config_from_args(args)
     print("Stagebox core build configuration")
     for key, value in vars(config).items():
-        print(f"  {key:<16} {value}")
+        print(f"  {key:<16} {value:#010x}" if key == "source_rev" else f"  {key:<16} {value}")
     print(f"\nRegister map (hash {STAGEBOX_MAP.digest:#010x}, docs/registers.md)")
     for block in sorted(STAGEBOX_MAP.blocks, key=lambda b: b.base):
         count = len(block.registers)

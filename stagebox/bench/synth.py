@@ -526,8 +526,9 @@ def add_arguments(parser):
 
 
 def config_from_args(args):
-    from stagebox.gateware.config import CoreConfig
-    kwargs = {"spi_bridge": args.variant == "spi"}
+    from stagebox.gateware.config import CoreConfig, source_revision
+    rev, dirty = source_revision()
+    kwargs = {"spi_bridge": args.variant == "spi", "source_rev": rev, "source_dirty": dirty}
     if args.sys_clk_mhz:
         kwargs["sys_clk_hz"] = args.sys_clk_mhz * 1_000_000
     return CoreConfig(**kwargs)
