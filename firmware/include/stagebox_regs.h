@@ -128,7 +128,7 @@
 #define SB_IRQ_TEST_SOFTWARE_SHIFT                   31
 #define SB_IRQ_TEST_SOFTWARE_MASK                    0x80000000u  /* raised by a write to IRQ_TEST */
 
-/* ---- SPI: SPI register bridge (reads as zero when the build has no bridge) */
+/* ---- SPI: SPI register bridge (without a bridge in the build its status registers read as zero) */
 #define SB_SPI_BASE                                  0x0200u
 #define SB_SPI_SIZE                                  0x0100u
 /* SPI_GAP_TIMEOUT_US: read-write, 16 bits. How long CS may stay high inside one transaction before it is aborted, in microseconds; 0 aborts at once */

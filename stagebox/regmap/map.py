@@ -108,7 +108,8 @@ _IRQ = Block(
 )
 
 _SPI = Block(
-    "SPI", 0x0200, 0x100, "SPI register bridge (reads as zero when the build has no bridge)",
+    "SPI", 0x0200, 0x100,
+    "SPI register bridge (without a bridge in the build its status registers read as zero)",
     registers=(
         Register("GAP_TIMEOUT_US", 0x00, 16, Access.RW,
                  "How long CS may stay high inside one transaction before it is aborted, in "
