@@ -49,7 +49,7 @@ def _run_regs_on_transport(args):
     elif kind == "ftdi":
         transport = FtdiTransport(where or "ftdi:///1", speed_hz=args.speed)
     else:
-        raise SystemExit(f"unknown transport {args.transport!r} (sim, spidev:PATH, ftdi:URL)")
+        raise ValueError(f"unknown transport {args.transport!r} (sim, spidev:PATH, ftdi:URL)")
     asyncio.run(_regs_command(Device(SpiRegisterBus(transport)), args))
     return 0
 
@@ -93,11 +93,21 @@ def _regs(args):
         for path in stale:
             print(f"{path} is out of date: run `stagebox regs generate`", file=sys.stderr)
         return 1 if stale else 0
+    from stagebox.driver.device import IdentityMismatch
+    from stagebox.driver.spi_protocol import ProtocolError
+
     try:
         return _run_regs_on_transport(args)
     except (KeyError, ValueError) as error:
         print(f"stagebox regs: {error.args[0]}", file=sys.stderr)
         return 2
+    except ImportError as error:
+        print(f"stagebox regs: {error} (install the extra: pip install 'stagebox[spi]')",
+              file=sys.stderr)
+        return 1
+    except (OSError, ProtocolError, IdentityMismatch) as error:
+        print(f"stagebox regs: {error}", file=sys.stderr)
+        return 1
 
 
 # --- build, test ----------------------------------------------------------------------------

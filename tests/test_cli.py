@@ -28,3 +28,9 @@ def test_regs_read_write_and_errors(capsys):
 
 def test_regs_check_passes_on_a_clean_tree():
     assert main(["regs", "check"]) == 0
+
+
+def test_regs_reports_a_missing_device_without_a_traceback(capsys):
+    assert main(["regs", "--transport", "spidev:/dev/spidev97.3", "read", "IDENT_MAGIC"]) == 1
+    assert capsys.readouterr().err.startswith("stagebox regs: ")
+    assert main(["regs", "--transport", "carrier-pigeon", "dump"]) == 2

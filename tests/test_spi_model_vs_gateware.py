@@ -1,10 +1,10 @@
 """The SPI bridge gateware against its byte-level reference model, on the same MOSI stream.
 
 The real `SpiBridge` (standalone, amaranth.sim) masters a Python Wishbone slave backed by a dict;
-`SpiBridgeModel` gets the same bytes and the same store through callbacks. Word address ranges:
-plain memory, then one range that answers ``err`` and one that never answers (the bridge's bus
-timeout). Both sides log every bus access, and the logs, the MISO bytes, the final memory and
-the counters must all be identical.
+`SpiBridgeModel` gets the same bytes and the same store through callbacks. The bus is memory
+except for one word range that answers ``err`` and one that never answers (the bridge's bus
+timeout), each placed so that bursts can run into it from memory. Both sides log every bus access,
+and the logs, the MISO bytes, the final memory and the counters must all be identical.
 
 Timing: the model executes a request instantly and so sends exactly one WAIT byte; the gateware
 sends more when execution (up to `MAX_WORDS` bus cycles, or a bus timeout) outlasts one byte on
@@ -32,24 +32,24 @@ ADDR_WIDTH = 8              # 256 words on the bus
 MAX_WORDS = 16
 BUS_TIMEOUT = 16            # cycles
 ADDR_LIMIT = 4 << ADDR_WIDTH
-ERR_WORDS = range(0xE0, 0xF0)   # answer `err`
+ERR_WORDS = range(0x60, 0x68)    # answer `err`
 HANG_WORDS = range(0xF0, 0x100)  # never answer
-MEM_WORDS = 0xE0
 GAP_TIMEOUT_US = 2
 SHORT_GAP_CYCLES = (2, 40)       # well below one microsecond
 LONG_GAP_CYCLES = 4 * GAP_TIMEOUT_US * CLK_HZ // 1_000_000
 
 
 class Store:
-    """The register space both sides see: memory words, an `err` range and a silent range.
+    """The bus both sides see: memory words, an `err` range and a silent range.
 
     Keys of `words` are byte addresses; `log` records every access as ``(op, address, value)``.
     """
 
     def __init__(self, seed):
         rng = random.Random(seed)
-        self.words = {4 * a: rng.getrandbits(32) for a in range(MEM_WORDS)}
         self.log = []
+        self.words = {4 * a: rng.getrandbits(32) for a in range(1 << ADDR_WIDTH)
+                      if self.kind(4 * a) == "mem"}
 
     def kind(self, address):
         word = address >> 2
@@ -84,7 +84,7 @@ def new_bridge():
 class PinHost:
     """Bit-banged SPI master on the bridge's pins, paced by simulated time (not clock ticks).
 
-    It runs half a clock period off the ``sync`` edges, so pin changes never race them.
+    It acts half a clock period away from the rising ``sync`` edges, so it never races them.
     `half` is half an SCLK period in ``sync`` cycles.
     """
 
@@ -122,6 +122,25 @@ class PinHost:
 
     async def cs_high(self, cycles):
         await self.cycles(cycles)
+
+    async def partial(self, bits):
+        """CS low, clock `bits` (< 8) bits of ones, CS high: a byte cut short."""
+        ctx, dut = self.ctx, self.dut
+        idle_sclk = 1 if self.mode == 3 else 0
+        ctx.set(dut.sclk, idle_sclk)
+        await self.cycles(self.half)
+        ctx.set(dut.cs_n, 0)
+        await self.cycles(self.half)
+        for _ in range(bits):
+            ctx.set(dut.sclk, 0)
+            ctx.set(dut.mosi, 1)
+            await self.cycles(self.half)
+            ctx.set(dut.sclk, 1)
+            await self.cycles(self.half)
+        ctx.set(dut.sclk, idle_sclk)
+        await self.cycles(self.half)
+        ctx.set(dut.cs_n, 1)
+        await self.cycles(2 * self.half)
 
 
 def add_wishbone_slave(sim, dut, store, *, wait_states=None):
@@ -192,28 +211,41 @@ def with_crc(body):
     return bytes(body) + proto.crc16(body).to_bytes(2, "big")
 
 
-def random_request(rng):
-    """One request of a random kind; returns ``(kind, request bytes, longest reply)``, the reply
-    counted from the byte after the request (its WAIT included)."""
-    kind = rng.choices(
-        ["read", "write", "unaligned", "out_of_range", "too_long", "bad_crc", "unknown"],
-        weights=[30, 30, 6, 6, 6, 8, 5])[0]
+ERROR_KINDS = ("unaligned", "out_of_range", "too_long", "bad_crc", "unknown")
+BUS_KINDS = ("read_err", "write_err", "read_hang", "write_hang")  # bursts that reach a range
+
+
+def traffic_mix(rng, good, bad):
+    """Request kinds in random order: `good` reads and writes each, `bad` of each of the
+    `BUS_KINDS` and `ERROR_KINDS`."""
+    kinds = ["read", "write"] * good + [*BUS_KINDS, *ERROR_KINDS] * bad
+    rng.shuffle(kinds)
+    return kinds
+
+
+def random_request(rng, kind):
+    """A random request of `kind` (read, write, a `BUS_KINDS` or an `ERROR_KINDS`); returns
+    ``(request bytes, longest reply)``, the reply counted from the byte after the request (WAIT
+    included)."""
     cmd = rng.choice([proto.CMD_READ, proto.CMD_WRITE])
     count = rng.choice([1, MAX_WORDS, rng.randint(1, MAX_WORDS)])
-    if rng.random() < 0.75:
-        word = rng.randrange(MEM_WORDS - count + 1)   # plain memory
+    if kind in BUS_KINDS:
+        target = rng.choice(ERR_WORDS if kind.endswith("err") else HANG_WORDS)
+        word = min(target - rng.randrange(count), (1 << ADDR_WIDTH) - count)  # covers target
     else:
-        word = rng.randrange((1 << ADDR_WIDTH) - count + 1)  # may reach the err/hang ranges
+        word = rng.randrange((1 << ADDR_WIDTH) - count + 1)
     address = 4 * word
-    if kind in ("read", "write"):
-        cmd = proto.CMD_READ if kind == "read" else proto.CMD_WRITE
+    if kind in ("read", "write", *BUS_KINDS):
+        cmd = proto.CMD_READ if kind.startswith("read") else proto.CMD_WRITE
     elif kind == "unaligned":
         address += rng.randint(1, 3)
     elif kind == "out_of_range":
+        count = rng.randint(2, MAX_WORDS)
         address = rng.choice([
-            4 * rng.randint((1 << ADDR_WIDTH) - count + 1, 1 << ADDR_WIDTH),  # runs past the top
-            ADDR_LIMIT + 4 * rng.randrange(1 << 12),            # just above the bus
-            rng.getrandbits(32) & ~3 | 0x8000_0000,              # far above it
+            4 * ((1 << ADDR_WIDTH) - count + 1),                  # one word past the top
+            4 * rng.randint((1 << ADDR_WIDTH) - count + 1, 1 << ADDR_WIDTH),  # runs past it
+            ADDR_LIMIT + 4 * rng.randrange(1 << 12),              # just above the bus
+            rng.getrandbits(32) & ~3 | 0x8000_0000,                # far above it
         ])
         assert address + 4 * count > ADDR_LIMIT
     elif kind == "too_long":
@@ -235,24 +267,24 @@ def random_request(rng):
         bit = rng.randrange(16, 8 * len(request))
         request[bit // 8] ^= 0x80 >> (bit % 8)
         request = bytes(request)
-    data = 4 * count if kind == "read" else 0   # the other kinds get no DATA back
-    return kind, request, 1 + 1 + data + 2
+    data = 4 * count if kind.startswith("read") else 0
+    return request, 1 + 1 + data + 2
 
 
 def filler(rng, n):
     return [rng.choice(proto.IGNORED_IDLE_BYTES) for _ in range(n)]
 
 
-def random_stream(rng, transactions):
-    """Events for the byte-exact test: ``("spi", bytes, mode)``, ``("gap", cycles)`` (CS high,
-    shorter than the gap timeout) and ``(TIMEOUT,)``. Some requests are cut short by a timeout,
-    some responses are abandoned by one; CS also rises briefly at random byte boundaries."""
-    flat = []   # bytes (int) and gap markers
-    kinds = []
-    for _ in range(transactions):
+def random_stream(rng, kinds):
+    """Events for the byte-exact test, one request per item of `kinds`: ``("spi", bytes, mode)``,
+    ``("gap", cycles)`` (CS high, shorter than the gap timeout), ``("partial", bits)`` (a byte
+    cut short) and ``(TIMEOUT,)``. Some requests
+    are cut short by a timeout, some responses are abandoned by one; CS also rises briefly at
+    random byte boundaries, and the SPI mode changes at random while CS is high."""
+    flat = []   # bytes (int) and TIMEOUT markers
+    for kind in kinds:
         flat += filler(rng, rng.choice([0, 0, 1, 3]))
-        kind, request, reply = random_request(rng)
-        kinds.append(kind)
+        request, reply = random_request(rng, kind)
         if rng.random() < 0.05:
             flat += list(request[:rng.randrange(1, len(request))]) + [TIMEOUT]
             continue
@@ -277,8 +309,20 @@ def random_stream(rng, transactions):
         if rng.random() < 0.03:
             flush()
             events.append(("gap", rng.randint(*SHORT_GAP_CYCLES)))
+        elif rng.random() < 0.005:
+            flush()
+            events.append(("partial", rng.randint(1, 7)))
     flush()
-    return events, kinds
+    return events
+
+
+def assert_same_bytes(got, expected):
+    """Equality of two long byte strings, reporting where they first differ."""
+    if got != expected:
+        at = next((i for i, (a, b) in enumerate(zip(got, expected, strict=False)) if a != b),
+                  min(len(got), len(expected)))
+        raise AssertionError(f"MISO differs from byte {at} of {len(expected)}: gateware "
+                             f"{got[at:at + 8].hex()}, model {expected[at:at + 8].hex()}")
 
 
 # --- Tests. -----------------------------------------------------------------------------------
@@ -289,9 +333,7 @@ def test_random_stream_is_byte_exact():
     # the cycle into RESPOND. It must end within the byte after the request for one WAIT.
     assert 2 * MAX_WORDS + BUS_TIMEOUT + 2 < 8 * 2 * half - 4  # 4: synchronizer and edge
     rng = random.Random(0x5B0C)
-    events, kinds = random_stream(rng, 120)
-    assert set(kinds) == {"read", "write", "unaligned", "out_of_range", "too_long", "bad_crc",
-                          "unknown"}
+    events = random_stream(rng, traffic_mix(rng, good=20, bad=3))
 
     model_store = Store(seed=1)
     model = new_model(model_store)
@@ -301,6 +343,8 @@ def test_random_stream_is_byte_exact():
             model_miso += model.exchange(event[1])
         elif event[0] == TIMEOUT:
             model.gap_timeout()
+        elif event[0] == "partial":
+            model.partial_byte()
 
     dut = new_bridge()
     store = Store(seed=1)
@@ -313,6 +357,8 @@ def test_random_stream_is_byte_exact():
                 miso += await host.transfer(event[1], mode=event[2])
             elif event[0] == "gap":
                 await host.cs_high(event[1])
+            elif event[0] == "partial":
+                await host.partial(event[1])
             else:
                 await host.cs_high(LONG_GAP_CYCLES)
         await host.cs_high(4 * half)
@@ -320,17 +366,17 @@ def test_random_stream_is_byte_exact():
 
     result = simulate(dut, store, host_main)
 
-    assert result["value"] == bytes(model_miso)
+    assert_same_bytes(result["value"], bytes(model_miso))
     assert store.log == model_store.log
     assert store.words == model_store.words
     assert result["counters"] == model.counters()
     assert result["max_words"] == MAX_WORDS
+    assert any(event[0] == "partial" for event in events)
     # The traffic reached every outcome, so the comparison above covered all of them.
     assert all(model.counters()[name] for name in
                ("transactions", "crc_errors", "aborts", "bus_errors", "bad_requests"))
-    hit = {op for op, address, _ in model_store.log if model_store.kind(address) != "mem"}
-    assert hit == {"r", "w"}
-    assert {model_store.kind(a) for _, a, _ in model_store.log} == {"mem", "err", "hang"}
+    reached = {(op, model_store.kind(address)) for op, address, _ in model_store.log}
+    assert reached == {(op, kind) for op in "rw" for kind in ("mem", "err", "hang")}
 
 
 async def exchange_transaction(transfer, request, max_wait=64):
@@ -349,7 +395,7 @@ async def exchange_transaction(transfer, request, max_wait=64):
 def test_slow_bus_fast_sclk_transactions():
     half = 2   # SCLK = sys_clk / 4, the fastest the bridge supports
     rng = random.Random(0xB0B)
-    requests = [random_request(rng)[1] for _ in range(40)]
+    requests = [random_request(rng, kind)[0] for kind in traffic_mix(rng, good=8, bad=2)]
     # Long bursts over a bus with wait states are what make the gateware send extra WAITs.
     requests += [proto.encode_request(proto.CMD_READ, 0, MAX_WORDS),
                  proto.encode_request(proto.CMD_WRITE, 0x40, MAX_WORDS, list(range(MAX_WORDS)))]

@@ -14,7 +14,7 @@ back bytes it has already passed on; buffers downstream discard the frame).
 """
 
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib.wiring import Out
 
 __all__ = ["PhyByte", "PhyBusSignature", "FrameByte", "frame_stream"]
 

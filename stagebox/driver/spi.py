@@ -7,7 +7,6 @@ high, which is how a host resynchronises after a failed transaction.
 
 import abc
 import asyncio
-import time
 
 from . import spi_protocol as proto
 from .device import RegisterBus
@@ -99,7 +98,7 @@ class SpidevTransport(SpiTransport):
         return bytes(self.spi.xfer2(list(data)))
 
     async def pause(self, seconds):
-        time.sleep(seconds)
+        await asyncio.sleep(seconds)
 
 
 class FtdiTransport(SpiTransport):

@@ -80,6 +80,10 @@ class SpiBridgeModel:
         if self._state is not _State.IDLE:
             self._abort()
 
+    def partial_byte(self):
+        """CS rose after part of a byte: the gateware aborts and counts it in any state."""
+        self._abort()
+
     def counters(self):
         """The counters as a dict, named like the SPI registers (lower case)."""
         return {
