@@ -16,7 +16,17 @@ back bytes it has already passed on; buffers downstream discard the frame).
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import Out
 
-__all__ = ["PhyByte", "PhyBusSignature", "FrameByte", "frame_stream"]
+__all__ = ["PhyByte", "PhyBusSignature", "FrameByte", "frame_stream", "PREAMBLE", "PREAMBLE_BYTES",
+           "SFD", "MIN_FRAME", "MAX_FRAME", "FCS_BYTES", "MIN_IFG"]
+
+# IEEE 802.3 framing, the one definition every Ethernet block and test uses.
+PREAMBLE = 0x55
+PREAMBLE_BYTES = 7   # sent by the MAC; a receiver accepts fewer (PHYs may shorten it)
+SFD = 0xD5
+MIN_FRAME = 64       # bytes from the destination address to the end of the FCS
+MAX_FRAME = 1522     # the same, with one 802.1Q tag
+FCS_BYTES = 4
+MIN_IFG = 12         # byte times with dv low between frames
 
 #: One byte on the PHY-side bus. ``dv``: data valid (inside a frame, preamble included);
 #: ``er``: the PHY flags a coding error on this byte (RX) or the MAC asks it to (TX).

@@ -19,9 +19,9 @@ from cocotb.simtime import get_sim_time
 from cocotb.triggers import Event, First, RisingEdge, Timer
 from cocotbext.eth import GmiiFrame
 
-__all__ = ["RmiiSource", "RmiiSink", "frame_dibits"]
+from stagebox.gateware.eth.interface import SFD
 
-PREAMBLE, SFD = 0x55, 0xD5
+__all__ = ["RmiiSource", "RmiiSink", "frame_dibits"]
 
 
 def frame_dibits(data):
