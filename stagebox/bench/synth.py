@@ -325,12 +325,45 @@ def _ooc_block(block, module, ports, *, cwd, freq_mhz, timings):
 
 # --- the report -------------------------------------------------------------------------------
 
-def _elaborate(config, cwd):
-    from amaranth.back import verilog
+#: Designs the report can synthesize besides the core: the Ethernet port (PHY adapter + MAC)
+#: of each interface type, all of its clock domains renamed to the one constrained clock.
+ETH_DESIGNS = ("eth-gmii", "eth-mii", "eth-rmii")
 
-    from stagebox.gateware.core import StageboxCore
+
+def _design(name, config):
+    """The elaboratable called `name` ("core" or one of `ETH_DESIGNS`)."""
+    if name == "core":
+        from stagebox.gateware.core import StageboxCore
+        return StageboxCore(config)
+    if name in ETH_DESIGNS:
+        from amaranth.hdl import DomainRenamer
+
+        from stagebox.gateware.eth.port import EthernetPort
+        port = EthernetPort(name.removeprefix("eth-"))
+        renamed = DomainRenamer({port.rx_domain: "sync", port.tx_domain: "sync"})(port)
+        return renamed, port
+    raise ValueError(f"unknown design {name!r}")
+
+
+def _elaborate(config, cwd, design="core"):
+    from amaranth.back import verilog
+    from amaranth.hdl import Const
+
     start = time.monotonic()
-    Path(cwd, "core.v").write_text(verilog.convert(StageboxCore(config), name=TOP))
+    made = _design(design, config)
+    if isinstance(made, tuple):
+        # A component whose signature holds constants (an always-ready stream's `ready`) cannot
+        # have them as top-level ports: list its signal ports explicitly.
+        top, component = made
+        ports = []
+        for _, _, value in component.signature.flatten(component):
+            value = value.as_value() if hasattr(value, "as_value") else value
+            if not isinstance(value, Const):
+                ports.append(value)
+        text = verilog.convert(top, name=TOP, ports=ports)
+    else:
+        text = verilog.convert(made, name=TOP)
+    Path(cwd, "core.v").write_text(text)
     return round(time.monotonic() - start, 2)
 
 
@@ -339,8 +372,9 @@ def _ports_from_json(netlist, module):
     return {n: (p["direction"], len(p["bits"])) for n, p in mod["ports"].items()}
 
 
-def synth_report(config, *, workdir, families=("gowin", "cyclone10lp")):
-    """Synthesise `config`'s core in `workdir`; return the report as a JSON-able dict."""
+def synth_report(config, *, workdir, families=("gowin", "cyclone10lp"), design="core"):
+    """Synthesise `config`'s core (or another `design`, see `ETH_DESIGNS`) in `workdir`;
+    return the report as a JSON-able dict."""
     import dataclasses
 
     cwd = Path(workdir)
@@ -350,11 +384,11 @@ def synth_report(config, *, workdir, families=("gowin", "cyclone10lp")):
     report = {
         "config": {k: (list(v) if isinstance(v, tuple) else v)
                    for k, v in dataclasses.asdict(config).items()},
-        "variant": "spi" if config.spi_bridge else "bus",
+        "variant": design if design != "core" else ("spi" if config.spi_bridge else "bus"),
         "sys_clk_mhz": freq_mhz,
         "timings_s": timings,
     }
-    timings["amaranth/convert"] = _elaborate(config, cwd)
+    timings["amaranth/convert"] = _elaborate(config, cwd, design)
     wall = time.monotonic()
 
     jobs = []
@@ -522,6 +556,9 @@ def add_arguments(parser):
                         help="keep the tool runs and logs here (default: a temporary folder)")
     parser.add_argument("--family", action="append", choices=("gowin", "cyclone10lp"),
                         help="restrict to these families (repeatable; default both)")
+    parser.add_argument("--design", choices=("core",) + ETH_DESIGNS, default="core",
+                        help="what to synthesize: the core (default) or an Ethernet port "
+                             "(PHY adapter + MAC, constrained at --sys-clk-mhz)")
     return parser
 
 
@@ -537,10 +574,11 @@ def config_from_args(args):
 def report_from_args(args):
     config = config_from_args(args)
     families = tuple(args.family or ("gowin", "cyclone10lp"))
+    design = getattr(args, "design", "core")
     if args.workdir:
-        return synth_report(config, workdir=args.workdir, families=families)
+        return synth_report(config, workdir=args.workdir, families=families, design=design)
     with tempfile.TemporaryDirectory(prefix="stagebox-synth-") as tmp:
-        return synth_report(config, workdir=tmp, families=families)
+        return synth_report(config, workdir=tmp, families=families, design=design)
 
 
 def run(args):
