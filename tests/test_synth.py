@@ -80,3 +80,16 @@ def test_record_round_trip(tmp_path):
     assert entries[0]["machine"]["nproc"] >= 1
     assert set(entries[0]) >= {"date", "commit", "dirty", "machine", "name", "figures"}
     assert len(path.read_text().splitlines()) == 2
+
+
+@pytest.mark.synth
+@pytest.mark.slow
+def test_ethernet_port_design(tmp_path):
+    """An Ethernet port (MII adapter + MAC) synthesizes on its own, block by block."""
+    report = synth.synth_report(CoreConfig(), workdir=tmp_path, families=("gowin",),
+                                design="eth-mii")
+    g = report["gowin"]
+    assert report["variant"] == "eth-mii"
+    assert {"rx_phy", "mac_rx", "mac_tx", "tx_phy"} <= set(g["blocks"])
+    assert g["blocks"]["mac_rx"]["lut4"] > 0 and g["blocks"]["mac_tx"]["dff"] > 0
+    assert g["flat"]["fmax_mhz"] > 0 and g["flat"]["bsram"] == 0
