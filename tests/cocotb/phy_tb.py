@@ -16,25 +16,26 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.simtime import get_sim_time
 from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
-from cocotbext.eth import GmiiFrame, GmiiSink, GmiiSource, MiiSink, MiiSource
+from cocotbext.eth import GmiiFrame
 
 from stagebox.gateware.eth import interface
 from stagebox.gateware.eth.gmii import GmiiRx, GmiiTx
 from stagebox.gateware.eth.mii import MiiRx, MiiTx
 from stagebox.gateware.eth.rmii import RmiiRx, RmiiTx
-from stagebox.testing.rmii_model import RmiiSink, RmiiSource, frame_dibits
+from stagebox.testing.eth_cocotb import (
+    CLOCK_PERIOD_PS,
+    rx_source,
+    symbol_bits,
+    tx_sink,
+    wire_bytes,
+)
+from stagebox.testing.rmii_model import frame_dibits
 
 KIND = os.environ["STAGEBOX_PHY_KIND"]
 RX, TX = {"gmii": (GmiiRx, GmiiTx), "mii": (MiiRx, MiiTx), "rmii": (RmiiRx, RmiiTx)}[KIND]
-PERIOD = {"gmii": 8_000, "mii": 40_000, "rmii": 20_000}[KIND]     # ps
-SYMBOL_BITS = {"gmii": 8, "mii": 4, "rmii": 2}[KIND]
+PERIOD = CLOCK_PERIOD_PS[KIND]
+SYMBOL_BITS = symbol_bits(KIND)
 BYTE_TIME = 8 // SYMBOL_BITS                                      # cycles per byte
-PREAMBLE = bytes([interface.PREAMBLE] * interface.PREAMBLE_BYTES + [interface.SFD])
-
-
-def wire_bytes(payload):
-    """Preamble, SFD, payload and its FCS (CRC-32, least significant byte first)."""
-    return PREAMBLE + payload + struct.pack("<I", zlib.crc32(payload))
 
 
 def random_payloads(rng, count):
@@ -111,14 +112,6 @@ def check_frame(received, expected, sfd_time, *, sfd_index=7, er_index=None):
     return end
 
 
-def rx_source(dut):
-    if KIND == "gmii":
-        return GmiiSource(dut.rxd, dut.rx_er, dut.rx_dv, dut.clk)
-    if KIND == "mii":
-        return MiiSource(dut.rxd, dut.rx_er, dut.rx_dv, dut.clk)
-    return RmiiSource(dut.rxd, dut.rx_er, dut.crs_dv, dut.clk)
-
-
 @cocotb.test()
 async def rx_frames(dut):
     """Back-to-back frames of 64..1518 bytes from the interface's source model; for RMII also
@@ -126,7 +119,7 @@ async def rx_frames(dut):
     await start(dut)
     rng = random.Random(1)
     monitor = BusMonitor(dut)
-    source = rx_source(dut)
+    source = rx_source(dut, KIND)
     sent = []     # the sources send copies, stamped with their times, via tx_complete
     batches = [(0, 0), (3, 1), (5, 7)] if KIND == "rmii" else [(0, 0)]
     for rx_zeros, carrier_lead in batches:
@@ -223,17 +216,6 @@ async def rx_realignment_dribble_and_errors(dut):
     monitor.check_cadence(exceptions=sfd_beats)
 
 
-def tx_sink(dut):
-    # The sinks sample at the rising edge of ``clk_n``, mid-cycle: read right at a rising edge
-    # of ``clk``, Verilator shows the registers' new values, and a sink that wakes up on TX_EN
-    # rising would miss the first symbol.
-    if KIND == "gmii":
-        return GmiiSink(dut.txd, dut.tx_er, dut.tx_en, dut.clk_n)
-    if KIND == "mii":
-        return MiiSink(dut.txd, dut.tx_er, dut.tx_en, dut.clk_n)
-    return RmiiSink(dut.txd, None, dut.tx_en, dut.clk_n)
-
-
 def assemble(symbol_list):
     """Bytes from symbols, least significant first (the transmit side is byte-aligned)."""
     per_byte = BYTE_TIME
@@ -250,7 +232,7 @@ async def tx_frames(dut):
     cycle; ``er`` on one byte reaches TX_ER on exactly that byte (GMII, MII)."""
     await start(dut)
     rng = random.Random(3)
-    sink = tx_sink(dut)
+    sink = tx_sink(dut, KIND)
     payloads = random_payloads(rng, 6)
     error_at = (2, 40) if KIND != "rmii" else None          # (frame, wire byte)
     stream = []

@@ -19,26 +19,26 @@ from collections import Counter
 import cocotb
 from cocotb.clock import Clock
 from cocotb.simtime import get_sim_time
-from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly
-from cocotbext.eth import GmiiFrame, GmiiSink, GmiiSource, MiiSink, MiiSource
+from cocotb.triggers import ClockCycles, FallingEdge
+from cocotbext.eth import GmiiFrame
 
 from stagebox.gateware.eth import interface
 from stagebox.gateware.eth.port import PHY_TYPES, RX_STATUS, TX_STATUS
-from stagebox.testing.rmii_model import RmiiSink, RmiiSource
+from stagebox.testing.eth_cocotb import (
+    CLOCK_PERIOD_PS,
+    MIN_DATA,
+    WIRE_PREAMBLE,
+    feed_frame,
+    rx_source,
+    tx_sink,
+    wire_bytes,
+)
 
 KIND = os.environ["STAGEBOX_PHY_KIND"]
 RX, TX, SYMBOL_BITS = PHY_TYPES[KIND][:3]
-PERIOD = {"gmii": 8_000, "mii": 40_000, "rmii": 20_000}[KIND]     # ps
+PERIOD = CLOCK_PERIOD_PS[KIND]
 BYTE_TIME = 8 // SYMBOL_BITS                                      # cycles per byte
-PREAMBLE = bytes([interface.PREAMBLE] * interface.PREAMBLE_BYTES + [interface.SFD])
 SIZES = [60, 61, 64, 65, 127, 128, 511, 1000, 1514, 1518]
-MIN_DATA = interface.MIN_FRAME - interface.FCS_BYTES
-
-
-def wire_bytes(payload):
-    """Preamble, SFD, payload padded to 60 bytes, and its FCS (least significant byte first)."""
-    payload = payload.ljust(MIN_DATA, b"\0")
-    return PREAMBLE + payload + struct.pack("<I", zlib.crc32(payload))
 
 
 def make_payloads(rng, sizes=SIZES):
@@ -95,21 +95,13 @@ class RxMonitor:
                     self._bytes = None
 
 
-def rx_source(dut):
-    if KIND == "gmii":
-        return GmiiSource(dut.rxd, dut.rx_er, dut.rx_dv, dut.clk)
-    if KIND == "mii":
-        return MiiSource(dut.rxd, dut.rx_er, dut.rx_dv, dut.clk)
-    return RmiiSource(dut.rxd, dut.rx_er, dut.crs_dv, dut.clk)
-
-
 @cocotb.test()
 async def rx_frames(dut):
     """Good frames back to back with the minimum gap, then a bad FCS, RX_ER, a good frame."""
     await start(dut)
     rng = random.Random(1)
     monitor = RxMonitor(dut)
-    source = rx_source(dut)
+    source = rx_source(dut, KIND)
     assert source.ifg == interface.MIN_IFG
     payloads = make_payloads(rng)
     sent = []       # the sources pass the frames back, stamped with their SFD times
@@ -194,34 +186,6 @@ class TxMonitor:
         return result
 
 
-async def feed(dut, payloads):
-    """Offers the frames on ``tx`` back to back: ``valid`` stays high from the first byte of
-    the first frame to the last byte of the last. A byte is taken at the rising edge that ends
-    a cycle in which ``ready`` is high; inputs change mid-cycle (at the falling edge)."""
-    words = []
-    for payload in payloads:
-        for i, byte in enumerate(payload):
-            words.append(byte | (i == 0) << 8 | (i == len(payload) - 1) << 9)
-    position = 0
-    while position < len(words):
-        await FallingEdge(dut.clk)
-        dut.tx_valid.value, dut.tx_payload.value = 1, words[position]
-        await ReadOnly()
-        if int(dut.tx_ready.value):
-            position += 1
-    await FallingEdge(dut.clk)
-    dut.tx_valid.value = 0
-
-
-def tx_sink(dut):
-    # The sinks sample at the rising edge of ``clk_n``, mid-cycle (see phy_tb.py).
-    if KIND == "gmii":
-        return GmiiSink(dut.txd, dut.tx_er, dut.tx_en, dut.clk_n)
-    if KIND == "mii":
-        return MiiSink(dut.txd, dut.tx_er, dut.tx_en, dut.clk_n)
-    return RmiiSink(dut.txd, None, dut.tx_en, dut.clk_n)
-
-
 @cocotb.test()
 async def tx_frames(dut):
     """Frames of 20..1518 bytes fed back to back leave on the pins padded, with a good FCS and
@@ -229,15 +193,18 @@ async def tx_frames(dut):
     await start(dut)
     rng = random.Random(2)
     monitor = TxMonitor(dut)
-    sink = tx_sink(dut)
+    sink = tx_sink(dut, KIND)
     payloads = make_payloads(rng, [20, 59] + SIZES)
-    await feed(dut, payloads)
+    for payload in payloads:       # back to back: tx_valid stays high between frames
+        await feed_frame(dut, payload)
+    await FallingEdge(dut.clk)
+    dut.tx_valid.value = 0
     await ClockCycles(dut.clk, 2 * interface.MIN_IFG * BYTE_TIME)
 
     frames = monitor.frames()
     assert len(frames) == len(payloads)
     for frame, payload in zip(frames, payloads, strict=True):
-        assert frame[:8] == PREAMBLE
+        assert frame[:8] == WIRE_PREAMBLE
         body, fcs = frame[8:-4], frame[-4:]
         assert struct.pack("<I", zlib.crc32(body)) == fcs
         assert body == payload.ljust(MIN_DATA, b"\0")

@@ -14,24 +14,29 @@ Errors are ``stamp - truth`` in ns.
 
 import os
 import random
-import struct
-import zlib
 
 import cocotb
 from cocotb.clock import Clock
 from cocotb.simtime import get_sim_time
-from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly
-from cocotbext.eth import GmiiFrame, GmiiSink, GmiiSource, MiiSink, MiiSource
+from cocotb.triggers import ClockCycles, FallingEdge
+from cocotbext.eth import GmiiFrame
 
 from stagebox.gateware.eth import interface
-from stagebox.testing.rmii_model import RmiiSink, RmiiSource
+from stagebox.testing.eth_cocotb import (
+    CLOCK_PERIOD_PS,
+    MIN_DATA,
+    WIRE_PREAMBLE,
+    feed_frame,
+    rx_source,
+    symbol_bits,
+    tx_sink,
+    wire_bytes,
+)
 
 KIND = os.environ["STAGEBOX_PHY_KIND"]
-SYMBOL_BITS = {"gmii": 8, "mii": 4, "rmii": 2}[KIND]
-PERIOD = {"gmii": 8_000, "mii": 40_000, "rmii": 20_000}[KIND]     # ps
+SYMBOL_BITS = symbol_bits(KIND)
+PERIOD = CLOCK_PERIOD_PS[KIND]
 BYTE_TIME = 8 // SYMBOL_BITS                                      # cycles per byte
-PREAMBLE = bytes([interface.PREAMBLE] * interface.PREAMBLE_BYTES + [interface.SFD])
-MIN_DATA = interface.MIN_FRAME - interface.FCS_BYTES
 FRAMES = 40
 MAX_GAP = 40                                                      # idle cycles, beyond the IFG
 MAX_DATA = interface.MAX_FRAME - interface.FCS_BYTES
@@ -41,11 +46,6 @@ def random_sizes(rng, smallest):
     """One largest frame, then sizes up to 300 bytes (short frames keep the run short; the
     stamps do not depend on the length of the frame before)."""
     return [MAX_DATA] + [rng.randint(smallest, 300) for _ in range(FRAMES - 1)]
-
-
-def wire_bytes(payload):
-    payload = payload.ljust(MIN_DATA, b"\0")
-    return PREAMBLE + payload + struct.pack("<I", zlib.crc32(payload))
 
 
 def ps_to_ns(ps):
@@ -102,7 +102,7 @@ class Monitor:
         the preamble and SFD are checked symbol by symbol."""
         mask = (1 << SYMBOL_BITS) - 1
         expected = [byte >> (SYMBOL_BITS * j) & mask
-                    for byte in PREAMBLE for j in range(BYTE_TIME)]
+                    for byte in WIRE_PREAMBLE for j in range(BYTE_TIME)]
         edges = []
         for start, symbols in self.bursts:
             assert symbols[:len(expected)] == expected
@@ -110,24 +110,8 @@ class Monitor:
         return edges
 
 
-def rx_source(dut):
-    if KIND == "gmii":
-        return GmiiSource(dut.rxd, dut.rx_er, dut.rx_dv, dut.clk)
-    if KIND == "mii":
-        return MiiSource(dut.rxd, dut.rx_er, dut.rx_dv, dut.clk)
-    return RmiiSource(dut.rxd, dut.rx_er, dut.crs_dv, dut.clk)
-
-
-def tx_sink(dut):
-    if KIND == "gmii":
-        return GmiiSink(dut.txd, dut.tx_er, dut.tx_en, dut.clk_n)
-    if KIND == "mii":
-        return MiiSink(dut.txd, dut.tx_er, dut.tx_en, dut.clk_n)
-    return RmiiSink(dut.txd, None, dut.tx_en, dut.clk_n)
-
-
 async def send_rx(dut, rng, sent):
-    source = rx_source(dut)
+    source = rx_source(dut, KIND)
     for size in random_sizes(rng, MIN_DATA):
         payload = rng.randbytes(size)
         await source.send(GmiiFrame(wire_bytes(payload), tx_complete=sent.append))
@@ -139,15 +123,7 @@ async def feed_tx(dut, rng, payloads):
     """Each frame offered without gaps (inputs change mid-cycle; a byte is taken at the edge
     that ends a cycle with ``ready`` high), then ``valid`` low for a random number of cycles."""
     for payload in payloads:
-        words = [byte | (i == 0) << 8 | (i == len(payload) - 1) << 9
-                 for i, byte in enumerate(payload)]
-        position = 0
-        while position < len(words):
-            await FallingEdge(dut.clk)
-            dut.tx_valid.value, dut.tx_payload.value = 1, words[position]
-            await ReadOnly()
-            if int(dut.tx_ready.value):
-                position += 1
+        await feed_frame(dut, payload)
         await FallingEdge(dut.clk)
         dut.tx_valid.value = 0
         await ClockCycles(dut.clk, rng.randint(0, MAX_GAP))
@@ -176,7 +152,7 @@ async def stamps(dut):
     release = await start(dut)
     monitor = Monitor(dut, release)
     rng = random.Random(f"timestamp-{KIND}")
-    sink = tx_sink(dut)
+    sink = tx_sink(dut, KIND)
     tx_payloads = [rng.randbytes(size) for size in random_sizes(rng, 1)]
     sent = []       # the source passes each frame back with its sim_time_sfd
     rx_task = cocotb.start_soon(send_rx(dut, rng, sent))
