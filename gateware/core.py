@@ -1,4 +1,5 @@
-"""The Stagebox core: register bank, identity, interrupts and (CPU-less variant) the SPI bridge.
+"""The Stagebox core: register bank, identity, interrupts, the PHY's MDIO master and (CPU-less
+variant) the SPI bridge.
 
 Later issues add the MAC, clocks, PTP and RTP blocks here; each block owns a window of the
 register map and connects to the bank through its register group.
@@ -12,6 +13,7 @@ from stagebox.regmap.map import IRQ_SOURCES, STAGEBOX_MAP
 
 from . import wishbone
 from .config import CoreConfig
+from .eth.mdio import MdioMaster
 from .ident import Identity
 from .irq import InterruptController
 from .regbank import RegisterBank
@@ -25,13 +27,18 @@ class StageboxCore(wiring.Component):
 
     With ``config.spi_bridge`` the register bus is mastered by the SPI bridge and the ports are
     ``sclk``, ``mosi``, ``cs_n``, ``miso``, ``miso_oe`` and ``irq``; otherwise ``bus`` is a
-    Wishbone slave for a SoC (LiteX) and ``irq`` goes to its CPU. Clock domain ``sync``.
+    Wishbone slave for a SoC (LiteX) and ``irq`` goes to its CPU. Both variants have the PHY
+    management pins ``mdc``, ``mdio_i``, ``mdio_o`` and ``mdio_oe`` (a tristate buffer on the
+    board's MDIO line, which idles released and pulled up). Clock domain ``sync``.
     """
 
     def __init__(self, config=None, regmap=STAGEBOX_MAP):
         self.config = config = config or CoreConfig()
         self.regmap = regmap
-        members = {"irq": Out(1)}
+        members = {
+            "irq": Out(1),
+            "mdc": Out(1), "mdio_i": In(1, init=1), "mdio_o": Out(1), "mdio_oe": Out(1),
+        }
         if config.spi_bridge:
             members.update({
                 "sclk": In(1), "mosi": In(1), "cs_n": In(1, init=1),
@@ -47,10 +54,14 @@ class StageboxCore(wiring.Component):
         m.submodules.bank = bank = RegisterBank(self.regmap)
         m.submodules.ident = ident = Identity(cfg, self.regmap)
         m.submodules.irq = irq = InterruptController(self.regmap)
+        m.submodules.mdio = mdio = MdioMaster(cfg.sys_clk_hz, regmap=self.regmap)
 
         wiring.connect(m, bank.ident, ident.regs)
         wiring.connect(m, bank.irq, irq.regs)
+        wiring.connect(m, bank.mac, mdio.regs)
         m.d.comb += [
+            self.mdc.eq(mdio.mdc), mdio.mdio_i.eq(self.mdio_i),
+            self.mdio_o.eq(mdio.mdio_o), self.mdio_oe.eq(mdio.mdio_oe),
             ident.bus_error.eq(bank.bus_error),
             ident.bus_error_addr.eq(bank.bus_error_addr),
             self.irq.eq(irq.irq),

@@ -2,7 +2,7 @@
 #ifndef STAGEBOX_REGS_H
 #define STAGEBOX_REGS_H
 
-#define SB_REGMAP_HASH                               0x4F5C745Du  /* compare with IDENT_REGMAP_HASH */
+#define SB_REGMAP_HASH                               0x8DF84B9Cu  /* compare with IDENT_REGMAP_HASH */
 #define SB_ADDRESS_BITS                              16
 #define SB_UNMAPPED_READ_VALUE                       0xDEADC0DEu
 
@@ -168,9 +168,33 @@
 #define SB_SPI_MAX_WORDS_ADDR                        0x0220u
 #define SB_SPI_MAX_WORDS_WIDTH                       16
 
-/* ---- MAC: Reserved for the Ethernet MAC, classifier and timestamps */
+/* ---- MAC: Ethernet MAC, classifier and timestamps (to come); MDIO management at 0x1F00 */
 #define SB_MAC_BASE                                  0x1000u
 #define SB_MAC_SIZE                                  0x1000u
+/* MAC_MDIO_COMMAND: write strobe (reads as 0), 32 bits. Start an IEEE 802.3 clause 22 MDIO transaction; ignored (and counted in MAC_MDIO_ERRORS) while busy or with an invalid OP */
+#define SB_MAC_MDIO_COMMAND_ADDR                     0x1F00u
+#define SB_MAC_MDIO_COMMAND_WIDTH                    32
+#define SB_MAC_MDIO_COMMAND_DATA_SHIFT               0
+#define SB_MAC_MDIO_COMMAND_DATA_MASK                0x0000FFFFu  /* data to write (ignored by reads) */
+#define SB_MAC_MDIO_COMMAND_REG_SHIFT                16
+#define SB_MAC_MDIO_COMMAND_REG_MASK                 0x001F0000u  /* PHY register address (REGAD) */
+#define SB_MAC_MDIO_COMMAND_PHY_SHIFT                21
+#define SB_MAC_MDIO_COMMAND_PHY_MASK                 0x03E00000u  /* PHY address (PHYAD) */
+#define SB_MAC_MDIO_COMMAND_OP_SHIFT                 26
+#define SB_MAC_MDIO_COMMAND_OP_MASK                  0x0C000000u  /* 1 write, 2 read; 0 and 3 are invalid */
+/* MAC_MDIO_STATUS: read-only, 32 bits. MDIO master state */
+#define SB_MAC_MDIO_STATUS_ADDR                      0x1F04u
+#define SB_MAC_MDIO_STATUS_WIDTH                     32
+#define SB_MAC_MDIO_STATUS_BUSY_SHIFT                0
+#define SB_MAC_MDIO_STATUS_BUSY_MASK                 0x00000001u  /* a transaction is in progress */
+#define SB_MAC_MDIO_STATUS_READ_DATA_SHIFT           16
+#define SB_MAC_MDIO_STATUS_READ_DATA_MASK            0xFFFF0000u  /* data of the last completed read */
+/* MAC_MDIO_DIVIDER: read-only, 32 bits. MDC period in system clock cycles (even: MDC has a 50% duty cycle) */
+#define SB_MAC_MDIO_DIVIDER_ADDR                     0x1F08u
+#define SB_MAC_MDIO_DIVIDER_WIDTH                    32
+/* MAC_MDIO_ERRORS: read-only, 16 bits. MDIO commands ignored because the master was busy or OP was invalid; saturates at all ones */
+#define SB_MAC_MDIO_ERRORS_ADDR                      0x1F0Cu
+#define SB_MAC_MDIO_ERRORS_WIDTH                     16
 
 /* ---- CLOCK: Reserved for the wallclock, media clock and audio clocks */
 #define SB_CLOCK_BASE                                0x2000u

@@ -2,7 +2,7 @@
 
 from .reginfo import FieldInfo, RegisterInfo
 
-REGMAP_HASH = 0x4F5C745D
+REGMAP_HASH = 0x8DF84B9C
 ADDRESS_BITS = 16
 UNMAPPED_READ_VALUE = 0xDEADC0DE
 
@@ -113,6 +113,22 @@ REGISTERS = {
     ),
     "SPI_MAX_WORDS": RegisterInfo(
         "SPI_MAX_WORDS", 0x0220, 16, "ro", 0x00000000,
+        (),
+    ),
+    "MAC_MDIO_COMMAND": RegisterInfo(
+        "MAC_MDIO_COMMAND", 0x1F00, 32, "ws", 0x00000000,
+        (FieldInfo("DATA", 0, 16), FieldInfo("REG", 16, 5), FieldInfo("PHY", 21, 5), FieldInfo("OP", 26, 2)),
+    ),
+    "MAC_MDIO_STATUS": RegisterInfo(
+        "MAC_MDIO_STATUS", 0x1F04, 32, "ro", 0x00000000,
+        (FieldInfo("BUSY", 0, 1), FieldInfo("READ_DATA", 16, 16)),
+    ),
+    "MAC_MDIO_DIVIDER": RegisterInfo(
+        "MAC_MDIO_DIVIDER", 0x1F08, 32, "ro", 0x00000000,
+        (),
+    ),
+    "MAC_MDIO_ERRORS": RegisterInfo(
+        "MAC_MDIO_ERRORS", 0x1F0C, 16, "ro", 0x00000000,
         (),
     ),
 }

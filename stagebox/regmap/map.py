@@ -9,7 +9,8 @@ here already, so no address ever moves with build order; a block grows inside it
 
 from .model import Access, Block, Field, Register, RegisterMap
 
-__all__ = ["STAGEBOX_MAP", "MAGIC", "PhyType", "IRQ_SOURCES", "SPI_COUNTERS", "SAMPLE_RATES_HZ"]
+__all__ = ["STAGEBOX_MAP", "MAGIC", "PhyType", "IRQ_SOURCES", "SPI_COUNTERS", "SAMPLE_RATES_HZ",
+           "MDIO_OP_WRITE", "MDIO_OP_READ"]
 
 #: ASCII "SBOX": the first thing a host checks.
 MAGIC = 0x53424F58
@@ -128,6 +129,37 @@ _SPI = Block(
 )
 
 
+#: Where the MDIO registers sit inside the MAC window; 0x000-0xEFF stay free for the MAC itself.
+MDIO_OFFSET = 0x0F00
+
+#: MDIO_COMMAND.OP values (IEEE 802.3 clause 22 OP codes).
+MDIO_OP_WRITE = 1
+MDIO_OP_READ = 2
+
+_MAC = Block(
+    "MAC", 0x1000, 0x1000,
+    "Ethernet MAC, classifier and timestamps (to come); MDIO management at 0x1F00",
+    registers=(
+        Register("MDIO_COMMAND", MDIO_OFFSET + 0x00, 32, Access.WS,
+                 "Start an IEEE 802.3 clause 22 MDIO transaction; ignored (and counted in "
+                 "MAC_MDIO_ERRORS) while busy or with an invalid OP", fields=(
+                     Field("DATA", 0, 16, "data to write (ignored by reads)"),
+                     Field("REG", 16, 5, "PHY register address (REGAD)"),
+                     Field("PHY", 21, 5, "PHY address (PHYAD)"),
+                     Field("OP", 26, 2, "1 write, 2 read; 0 and 3 are invalid"),
+                 )),
+        Register("MDIO_STATUS", MDIO_OFFSET + 0x04, 32, Access.RO, "MDIO master state", fields=(
+            Field("BUSY", 0, 1, "a transaction is in progress"),
+            Field("READ_DATA", 16, 16, "data of the last completed read"),
+        )),
+        Register("MDIO_DIVIDER", MDIO_OFFSET + 0x08, 32, Access.RO,
+                 "MDC period in system clock cycles (even: MDC has a 50% duty cycle)"),
+        _counter("MDIO_ERRORS", MDIO_OFFSET + 0x0C,
+                 "MDIO commands ignored because the master was busy or OP was invalid"),
+    ),
+)
+
+
 def _reserved(name, base, size, what):
     return Block(name, base, size, f"Reserved for {what}")
 
@@ -139,7 +171,7 @@ STAGEBOX_MAP = RegisterMap(
         _IDENT,
         _IRQ,
         _SPI,
-        _reserved("MAC", 0x1000, 0x1000, "the Ethernet MAC, classifier and timestamps"),
+        _MAC,
         _reserved("CLOCK", 0x2000, 0x1000, "the wallclock, media clock and audio clocks"),
         _reserved("PTP", 0x3000, 0x1000, "the PTP port, BMCA and servo"),
         _reserved("RTP_TX", 0x4000, 0x1000, "the RTP transmitter and its stream table"),
