@@ -16,7 +16,7 @@ from .config import CoreConfig
 from .eth.mdio import MdioMaster
 from .ident import Identity
 from .irq import InterruptController
-from .regbank import RegisterBank
+from .regbank import RegisterBank, connect_registers
 from .spi_bridge import SpiBridge
 
 __all__ = ["StageboxCore"]
@@ -58,7 +58,7 @@ class StageboxCore(wiring.Component):
 
         wiring.connect(m, bank.ident, ident.regs)
         wiring.connect(m, bank.irq, irq.regs)
-        wiring.connect(m, bank.mac, mdio.regs)
+        connect_registers(m, bank.mac, mdio.regs)
         m.d.comb += [
             self.mdc.eq(mdio.mdc), mdio.mdio_i.eq(self.mdio_i),
             self.mdio_o.eq(mdio.mdio_o), self.mdio_oe.eq(mdio.mdio_oe),

@@ -39,7 +39,7 @@ from stagebox.regmap.model import WORD_BYTES, Access
 
 from . import wishbone
 
-__all__ = ["RegisterBank", "block_signature", "register_shape"]
+__all__ = ["RegisterBank", "block_signature", "register_shape", "connect_registers"]
 
 
 def register_shape(reg):
@@ -51,10 +51,13 @@ def register_shape(reg):
     })
 
 
-def block_signature(block):
-    """The register ports of `block` as the block's own logic sees them."""
+def block_signature(block, prefix=""):
+    """The register ports of `block` as the block's own logic sees them; with `prefix`, only the
+    registers whose names start with it (a sub-block owning part of a window)."""
     members = {}
     for reg in block.registers:
+        if not reg.name.startswith(prefix):
+            continue
         name, shape = reg.name.lower(), register_shape(reg)
         if reg.access is Access.RO:
             members[name] = Out(shape)
@@ -67,6 +70,18 @@ def block_signature(block):
             members[name] = In(shape)
             members[f"{name}_stb"] = In(1)
     return wiring.Signature(members)
+
+
+def connect_registers(m, group, regs):
+    """Connect the register ports `regs` of a sub-block (a `block_signature` with a prefix) to
+    the matching members of the bank's `group` for the whole block. Several sub-blocks can
+    share one block's group this way; `wiring.connect` would insist on all members."""
+    for name, member in regs.signature.members.items():
+        theirs, ours = getattr(group, name), getattr(regs, name)
+        if member.flow == Out:
+            m.d.comb += _value(theirs).eq(_value(ours))
+        else:
+            m.d.comb += _value(ours).eq(_value(theirs))
 
 
 def _value(port):

@@ -62,7 +62,7 @@ def test_bus_errors_are_counted_raise_an_interrupt_and_clear():
     async def testbench(ctx, core, dev):
         bus = dev.bus
         await dev.write("IRQ_ENABLE", BIT["BUS_ERROR"])
-        assert await bus.read(0x1000, 1) == [STAGEBOX_MAP.unmapped_read_value]
+        assert await bus.read(0x1EFC, 1) == [STAGEBOX_MAP.unmapped_read_value]
         await bus.write(0x0000, [0])                        # IDENT_MAGIC is read-only
         await bus.read(0x7FFC, 1)
         assert await dev.read("IDENT_BUS_ERROR_COUNT") == 3

@@ -2,7 +2,7 @@
 #ifndef STAGEBOX_REGS_H
 #define STAGEBOX_REGS_H
 
-#define SB_REGMAP_HASH                               0x8DF84B9Cu  /* compare with IDENT_REGMAP_HASH */
+#define SB_REGMAP_HASH                               0xECA5F4FBu  /* compare with IDENT_REGMAP_HASH */
 #define SB_ADDRESS_BITS                              16
 #define SB_UNMAPPED_READ_VALUE                       0xDEADC0DEu
 
@@ -96,6 +96,14 @@
 #define SB_IRQ_STATUS_BUS_ERROR_MASK                 0x00000001u  /* a bus master accessed an unmapped address or wrote a read-only one */
 #define SB_IRQ_STATUS_SPI_ERROR_SHIFT                1
 #define SB_IRQ_STATUS_SPI_ERROR_MASK                 0x00000002u  /* the SPI bridge rejected or aborted a transaction */
+#define SB_IRQ_STATUS_CP_RX_SHIFT                    2
+#define SB_IRQ_STATUS_CP_RX_MASK                     0x00000004u  /* a received frame waits in the control-plane RX buffer (level) */
+#define SB_IRQ_STATUS_CP_TX_DONE_SHIFT               3
+#define SB_IRQ_STATUS_CP_TX_DONE_MASK                0x00000008u  /* a control-plane frame has left its TX slot (the slot is free) */
+#define SB_IRQ_STATUS_CP_TX_STAMP_SHIFT              4
+#define SB_IRQ_STATUS_CP_TX_STAMP_MASK               0x00000010u  /* the SFD time of a control-plane frame sent with STAMP arrived */
+#define SB_IRQ_STATUS_MAC_RX_DROP_SHIFT              5
+#define SB_IRQ_STATUS_MAC_RX_DROP_MASK               0x00000020u  /* a received frame was dropped: MAC error, bad IPv4 checksum, or a full buffer (MAC_RX_* counters say which) */
 #define SB_IRQ_STATUS_SOFTWARE_SHIFT                 31
 #define SB_IRQ_STATUS_SOFTWARE_MASK                  0x80000000u  /* raised by a write to IRQ_TEST */
 /* IRQ_ENABLE: read-write, 32 bits. Sources allowed to drive the interrupt output */
@@ -106,6 +114,14 @@
 #define SB_IRQ_ENABLE_BUS_ERROR_MASK                 0x00000001u  /* a bus master accessed an unmapped address or wrote a read-only one */
 #define SB_IRQ_ENABLE_SPI_ERROR_SHIFT                1
 #define SB_IRQ_ENABLE_SPI_ERROR_MASK                 0x00000002u  /* the SPI bridge rejected or aborted a transaction */
+#define SB_IRQ_ENABLE_CP_RX_SHIFT                    2
+#define SB_IRQ_ENABLE_CP_RX_MASK                     0x00000004u  /* a received frame waits in the control-plane RX buffer (level) */
+#define SB_IRQ_ENABLE_CP_TX_DONE_SHIFT               3
+#define SB_IRQ_ENABLE_CP_TX_DONE_MASK                0x00000008u  /* a control-plane frame has left its TX slot (the slot is free) */
+#define SB_IRQ_ENABLE_CP_TX_STAMP_SHIFT              4
+#define SB_IRQ_ENABLE_CP_TX_STAMP_MASK               0x00000010u  /* the SFD time of a control-plane frame sent with STAMP arrived */
+#define SB_IRQ_ENABLE_MAC_RX_DROP_SHIFT              5
+#define SB_IRQ_ENABLE_MAC_RX_DROP_MASK               0x00000020u  /* a received frame was dropped: MAC error, bad IPv4 checksum, or a full buffer (MAC_RX_* counters say which) */
 #define SB_IRQ_ENABLE_SOFTWARE_SHIFT                 31
 #define SB_IRQ_ENABLE_SOFTWARE_MASK                  0x80000000u  /* raised by a write to IRQ_TEST */
 /* IRQ_PENDING: write 1 to clear, 32 bits. Sources that rose since last cleared */
@@ -116,6 +132,14 @@
 #define SB_IRQ_PENDING_BUS_ERROR_MASK                0x00000001u  /* a bus master accessed an unmapped address or wrote a read-only one */
 #define SB_IRQ_PENDING_SPI_ERROR_SHIFT               1
 #define SB_IRQ_PENDING_SPI_ERROR_MASK                0x00000002u  /* the SPI bridge rejected or aborted a transaction */
+#define SB_IRQ_PENDING_CP_RX_SHIFT                   2
+#define SB_IRQ_PENDING_CP_RX_MASK                    0x00000004u  /* a received frame waits in the control-plane RX buffer (level) */
+#define SB_IRQ_PENDING_CP_TX_DONE_SHIFT              3
+#define SB_IRQ_PENDING_CP_TX_DONE_MASK               0x00000008u  /* a control-plane frame has left its TX slot (the slot is free) */
+#define SB_IRQ_PENDING_CP_TX_STAMP_SHIFT             4
+#define SB_IRQ_PENDING_CP_TX_STAMP_MASK              0x00000010u  /* the SFD time of a control-plane frame sent with STAMP arrived */
+#define SB_IRQ_PENDING_MAC_RX_DROP_SHIFT             5
+#define SB_IRQ_PENDING_MAC_RX_DROP_MASK              0x00000020u  /* a received frame was dropped: MAC error, bad IPv4 checksum, or a full buffer (MAC_RX_* counters say which) */
 #define SB_IRQ_PENDING_SOFTWARE_SHIFT                31
 #define SB_IRQ_PENDING_SOFTWARE_MASK                 0x80000000u  /* raised by a write to IRQ_TEST */
 /* IRQ_TEST: write strobe (reads as 0), 32 bits. Write ones to set the matching PENDING bits */
@@ -125,6 +149,14 @@
 #define SB_IRQ_TEST_BUS_ERROR_MASK                   0x00000001u  /* a bus master accessed an unmapped address or wrote a read-only one */
 #define SB_IRQ_TEST_SPI_ERROR_SHIFT                  1
 #define SB_IRQ_TEST_SPI_ERROR_MASK                   0x00000002u  /* the SPI bridge rejected or aborted a transaction */
+#define SB_IRQ_TEST_CP_RX_SHIFT                      2
+#define SB_IRQ_TEST_CP_RX_MASK                       0x00000004u  /* a received frame waits in the control-plane RX buffer (level) */
+#define SB_IRQ_TEST_CP_TX_DONE_SHIFT                 3
+#define SB_IRQ_TEST_CP_TX_DONE_MASK                  0x00000008u  /* a control-plane frame has left its TX slot (the slot is free) */
+#define SB_IRQ_TEST_CP_TX_STAMP_SHIFT                4
+#define SB_IRQ_TEST_CP_TX_STAMP_MASK                 0x00000010u  /* the SFD time of a control-plane frame sent with STAMP arrived */
+#define SB_IRQ_TEST_MAC_RX_DROP_SHIFT                5
+#define SB_IRQ_TEST_MAC_RX_DROP_MASK                 0x00000020u  /* a received frame was dropped: MAC error, bad IPv4 checksum, or a full buffer (MAC_RX_* counters say which) */
 #define SB_IRQ_TEST_SOFTWARE_SHIFT                   31
 #define SB_IRQ_TEST_SOFTWARE_MASK                    0x80000000u  /* raised by a write to IRQ_TEST */
 
@@ -168,9 +200,333 @@
 #define SB_SPI_MAX_WORDS_ADDR                        0x0220u
 #define SB_SPI_MAX_WORDS_WIDTH                       16
 
-/* ---- MAC: Ethernet MAC, classifier and timestamps (to come); MDIO management at 0x1F00 */
+/* ---- MAC: Ethernet MAC: addresses and filters, timestamp calibration, statistics, the control-plane packet port; MDIO management at 0x1F00 */
 #define SB_MAC_BASE                                  0x1000u
 #define SB_MAC_SIZE                                  0x1000u
+/* MAC_ADDRESS: read-write, 48 bits. Own MAC address; the first byte on the wire is bits 47:40 */
+#define SB_MAC_ADDRESS_ADDR                          0x1000u
+#define SB_MAC_ADDRESS_WIDTH                         48
+#define SB_MAC_ADDRESS_WORDS                         2  /* snapshot: first word first */
+#define SB_MAC_ADDRESS_RESET                         0x00000253424F5800u
+/* MAC_CONTROL: read-write, 32 bits. Receive and transmit switches */
+#define SB_MAC_CONTROL_ADDR                          0x1008u
+#define SB_MAC_CONTROL_WIDTH                         32
+#define SB_MAC_CONTROL_RESET                         0x00000013u
+#define SB_MAC_CONTROL_RX_ENABLE_SHIFT               0
+#define SB_MAC_CONTROL_RX_ENABLE_MASK                0x00000001u  /* deliver received frames (0: all are dropped at the classifier and counted as filtered) */
+#define SB_MAC_CONTROL_TX_ENABLE_SHIFT               1
+#define SB_MAC_CONTROL_TX_ENABLE_MASK                0x00000002u  /* start new frames (0: a frame in progress ends) */
+#define SB_MAC_CONTROL_PROMISCUOUS_SHIFT             2
+#define SB_MAC_CONTROL_PROMISCUOUS_MASK              0x00000004u  /* accept every destination address */
+#define SB_MAC_CONTROL_ALL_MULTICAST_SHIFT           3
+#define SB_MAC_CONTROL_ALL_MULTICAST_MASK            0x00000008u  /* accept every multicast address */
+#define SB_MAC_CONTROL_PTP_L2_SHIFT                  4
+#define SB_MAC_CONTROL_PTP_L2_MASK                   0x00000010u  /* route PTP over Ethernet (Ethertype 0x88F7) to PTP */
+/* MAC_STATUS: read-only, 32 bits. MAC state */
+#define SB_MAC_STATUS_ADDR                           0x100Cu
+#define SB_MAC_STATUS_WIDTH                          32
+#define SB_MAC_STATUS_TX_STAMP_ERROR_SHIFT           0
+#define SB_MAC_STATUS_TX_STAMP_ERROR_MASK            0x00000001u  /* a TX timestamp could not be matched to its frame (sticky until MAC_COUNTERS_CLEAR) */
+/* MAC_RX_LATENCY_NS: read-write, 32 bits. Signed ns added to every RX timestamp: the PHY's receive latency and board delays, to calibrate a board */
+#define SB_MAC_RX_LATENCY_NS_ADDR                    0x1010u
+#define SB_MAC_RX_LATENCY_NS_WIDTH                   32
+#define SB_MAC_RX_LATENCY_NS_RESET                   0x00000000u
+/* MAC_TX_LATENCY_NS: read-write, 32 bits. Signed ns added to every TX timestamp: the PHY's transmit latency and board delays */
+#define SB_MAC_TX_LATENCY_NS_ADDR                    0x1014u
+#define SB_MAC_TX_LATENCY_NS_WIDTH                   32
+#define SB_MAC_TX_LATENCY_NS_RESET                   0x00000000u
+/* MAC_COUNTERS_CLEAR: write strobe (reads as 0), 1 bits. Write 1 to zero every MAC counter and MAC_STATUS.TX_STAMP_ERROR */
+#define SB_MAC_COUNTERS_CLEAR_ADDR                   0x1018u
+#define SB_MAC_COUNTERS_CLEAR_WIDTH                  1
+/* MAC_CP_GEOMETRY: read-only, 32 bits. Control-plane packet buffer geometry */
+#define SB_MAC_CP_GEOMETRY_ADDR                      0x101Cu
+#define SB_MAC_CP_GEOMETRY_WIDTH                     32
+#define SB_MAC_CP_GEOMETRY_RX_SLOTS_SHIFT            0
+#define SB_MAC_CP_GEOMETRY_RX_SLOTS_MASK             0x000000FFu  /* RX slots */
+#define SB_MAC_CP_GEOMETRY_TX_SLOTS_SHIFT            8
+#define SB_MAC_CP_GEOMETRY_TX_SLOTS_MASK             0x0000FF00u  /* TX slots */
+#define SB_MAC_CP_GEOMETRY_SLOT_SHIFT_SHIFT          16
+#define SB_MAC_CP_GEOMETRY_SLOT_SHIFT_MASK           0x001F0000u  /* log2 of the slot size in bytes */
+/* MAC_CP_RX_STATUS: read-only, 32 bits. The oldest received frame */
+#define SB_MAC_CP_RX_STATUS_ADDR                     0x1020u
+#define SB_MAC_CP_RX_STATUS_WIDTH                    32
+#define SB_MAC_CP_RX_STATUS_COUNT_SHIFT              0
+#define SB_MAC_CP_RX_STATUS_COUNT_MASK               0x000000FFu  /* frames waiting (0: none; the other fields are stale) */
+#define SB_MAC_CP_RX_STATUS_SLOT_SHIFT               8
+#define SB_MAC_CP_RX_STATUS_SLOT_MASK                0x0000FF00u  /* its slot in PKTBUF_RX */
+#define SB_MAC_CP_RX_STATUS_LENGTH_SHIFT             16
+#define SB_MAC_CP_RX_STATUS_LENGTH_MASK              0xFFFF0000u  /* its length in bytes, from the destination address, FCS not included */
+/* MAC_CP_RX_POP: write strobe (reads as 0), 1 bits. Write 1 to free the oldest received frame's slot */
+#define SB_MAC_CP_RX_POP_ADDR                        0x1024u
+#define SB_MAC_CP_RX_POP_WIDTH                       1
+/* MAC_CP_TX_STATUS: read-only, 32 bits. Transmit slots */
+#define SB_MAC_CP_TX_STATUS_ADDR                     0x1028u
+#define SB_MAC_CP_TX_STATUS_WIDTH                    32
+#define SB_MAC_CP_TX_STATUS_FREE_SHIFT               0
+#define SB_MAC_CP_TX_STATUS_FREE_MASK                0x000000FFu  /* free slots */
+#define SB_MAC_CP_TX_STATUS_SLOT_SHIFT               8
+#define SB_MAC_CP_TX_STATUS_SLOT_MASK                0x0000FF00u  /* the slot in PKTBUF_TX to fill next */
+#define SB_MAC_CP_TX_STATUS_STAMP_COUNT_SHIFT        16
+#define SB_MAC_CP_TX_STATUS_STAMP_COUNT_MASK         0x00FF0000u  /* TX timestamps received so far (wraps) */
+#define SB_MAC_CP_TX_STATUS_STAMP_TAG_SHIFT          24
+#define SB_MAC_CP_TX_STATUS_STAMP_TAG_MASK           0xFF000000u  /* TAG of the frame MAC_CP_TX_STAMP belongs to */
+/* MAC_CP_TX_SEND: write strobe (reads as 0), 32 bits. Queue the frame in the slot MAC_CP_TX_STATUS.SLOT names */
+#define SB_MAC_CP_TX_SEND_ADDR                       0x102Cu
+#define SB_MAC_CP_TX_SEND_WIDTH                      32
+#define SB_MAC_CP_TX_SEND_LENGTH_SHIFT               0
+#define SB_MAC_CP_TX_SEND_LENGTH_MASK                0x0000FFFFu  /* bytes from the destination address, no FCS: 14..1518 (shorter frames are padded to 60) */
+#define SB_MAC_CP_TX_SEND_STAMP_SHIFT                16
+#define SB_MAC_CP_TX_SEND_STAMP_MASK                 0x00010000u  /* return the frame's SFD time in MAC_CP_TX_STAMP */
+#define SB_MAC_CP_TX_SEND_TAG_SHIFT                  24
+#define SB_MAC_CP_TX_SEND_TAG_MASK                   0xFF000000u  /* any value; comes back in STAMP_TAG */
+/* MAC_CP_RX_STAMP: read-only, 80 bits. SFD time of the oldest received frame, RX_LATENCY_NS applied (snapshot: read the NS word first) */
+#define SB_MAC_CP_RX_STAMP_ADDR                      0x1030u
+#define SB_MAC_CP_RX_STAMP_WIDTH                     80
+#define SB_MAC_CP_RX_STAMP_WORDS                     3  /* snapshot: first word first */
+#define SB_MAC_CP_RX_STAMP_NS_SHIFT                  0
+#define SB_MAC_CP_RX_STAMP_NS_MASK                   0x00000000000000003FFFFFFFu  /* nanoseconds */
+#define SB_MAC_CP_RX_STAMP_SEC_SHIFT                 32
+#define SB_MAC_CP_RX_STAMP_SEC_MASK                  0x0000FFFFFFFFFFFF00000000u  /* seconds */
+/* MAC_CP_TX_STAMP: read-only, 80 bits. SFD time of the last control-plane frame sent with STAMP (snapshot: read the NS word first) */
+#define SB_MAC_CP_TX_STAMP_ADDR                      0x1040u
+#define SB_MAC_CP_TX_STAMP_WIDTH                     80
+#define SB_MAC_CP_TX_STAMP_WORDS                     3  /* snapshot: first word first */
+#define SB_MAC_CP_TX_STAMP_NS_SHIFT                  0
+#define SB_MAC_CP_TX_STAMP_NS_MASK                   0x00000000000000003FFFFFFFu  /* nanoseconds */
+#define SB_MAC_CP_TX_STAMP_SEC_SHIFT                 32
+#define SB_MAC_CP_TX_STAMP_SEC_MASK                  0x0000FFFFFFFFFFFF00000000u  /* seconds */
+/* MAC_RX_FRAMES: read-only, 32 bits. frames the MAC received with a good FCS; wraps */
+#define SB_MAC_RX_FRAMES_ADDR                        0x1100u
+#define SB_MAC_RX_FRAMES_WIDTH                       32
+/* MAC_RX_CRC_ERRORS: read-only, 16 bits. frames with a bad FCS (dribble/alignment errors included); saturates at all ones */
+#define SB_MAC_RX_CRC_ERRORS_ADDR                    0x1104u
+#define SB_MAC_RX_CRC_ERRORS_WIDTH                   16
+/* MAC_RX_RUNTS: read-only, 16 bits. frames shorter than 64 bytes; saturates at all ones */
+#define SB_MAC_RX_RUNTS_ADDR                         0x1108u
+#define SB_MAC_RX_RUNTS_WIDTH                        16
+/* MAC_RX_GIANTS: read-only, 16 bits. frames longer than 1522 bytes; saturates at all ones */
+#define SB_MAC_RX_GIANTS_ADDR                        0x110Cu
+#define SB_MAC_RX_GIANTS_WIDTH                       16
+/* MAC_RX_PHY_ERRORS: read-only, 16 bits. frames during which the PHY raised RX_ER; saturates at all ones */
+#define SB_MAC_RX_PHY_ERRORS_ADDR                    0x1110u
+#define SB_MAC_RX_PHY_ERRORS_WIDTH                   16
+/* MAC_RX_PREAMBLE_ERRORS: read-only, 16 bits. bursts without a valid preamble and SFD (garbage, false starts); saturates at all ones */
+#define SB_MAC_RX_PREAMBLE_ERRORS_ADDR               0x1114u
+#define SB_MAC_RX_PREAMBLE_ERRORS_WIDTH              16
+/* MAC_RX_DRIBBLE: read-only, 16 bits. frames that ended with a partial byte (MII, RMII); saturates at all ones */
+#define SB_MAC_RX_DRIBBLE_ADDR                       0x1118u
+#define SB_MAC_RX_DRIBBLE_WIDTH                      16
+/* MAC_RX_FIFO_OVERFLOWS: read-only, 16 bits. frames lost in the crossing into the system clock (clock too slow); saturates at all ones */
+#define SB_MAC_RX_FIFO_OVERFLOWS_ADDR                0x111Cu
+#define SB_MAC_RX_FIFO_OVERFLOWS_WIDTH               16
+/* MAC_RX_IP_CHECKSUM_ERRORS: read-only, 16 bits. IPv4 frames with a bad or truncated header, dropped; saturates at all ones */
+#define SB_MAC_RX_IP_CHECKSUM_ERRORS_ADDR            0x1120u
+#define SB_MAC_RX_IP_CHECKSUM_ERRORS_WIDTH           16
+/* MAC_RX_FILTERED: read-only, 32 bits. frames whose destination address did not pass the filter, dropped; wraps */
+#define SB_MAC_RX_FILTERED_ADDR                      0x1124u
+#define SB_MAC_RX_FILTERED_WIDTH                     32
+/* MAC_RX_PTP_FRAMES: read-only, 32 bits. frames delivered to the PTP engine; wraps */
+#define SB_MAC_RX_PTP_FRAMES_ADDR                    0x1128u
+#define SB_MAC_RX_PTP_FRAMES_WIDTH                   32
+/* MAC_RX_RTP_FRAMES: read-only, 32 bits. frames delivered to the RTP receiver; wraps */
+#define SB_MAC_RX_RTP_FRAMES_ADDR                    0x112Cu
+#define SB_MAC_RX_RTP_FRAMES_WIDTH                   32
+/* MAC_RX_CP_FRAMES: read-only, 32 bits. frames delivered to the control-plane RX buffer; wraps */
+#define SB_MAC_RX_CP_FRAMES_ADDR                     0x1130u
+#define SB_MAC_RX_CP_FRAMES_WIDTH                    32
+/* MAC_RX_PTP_OVERFLOWS: read-only, 16 bits. PTP frames dropped because the PTP buffer was full; saturates at all ones */
+#define SB_MAC_RX_PTP_OVERFLOWS_ADDR                 0x1134u
+#define SB_MAC_RX_PTP_OVERFLOWS_WIDTH                16
+/* MAC_RX_RTP_OVERFLOWS: read-only, 16 bits. RTP frames dropped because the RTP buffer was full; saturates at all ones */
+#define SB_MAC_RX_RTP_OVERFLOWS_ADDR                 0x1138u
+#define SB_MAC_RX_RTP_OVERFLOWS_WIDTH                16
+/* MAC_RX_CP_OVERFLOWS: read-only, 16 bits. control-plane frames dropped because no RX slot was free; saturates at all ones */
+#define SB_MAC_RX_CP_OVERFLOWS_ADDR                  0x113Cu
+#define SB_MAC_RX_CP_OVERFLOWS_WIDTH                 16
+/* MAC_TX_PTP_EVENT_FRAMES: read-only, 32 bits. PTP event frames sent; wraps */
+#define SB_MAC_TX_PTP_EVENT_FRAMES_ADDR              0x1140u
+#define SB_MAC_TX_PTP_EVENT_FRAMES_WIDTH             32
+/* MAC_TX_PTP_GENERAL_FRAMES: read-only, 32 bits. PTP general frames sent; wraps */
+#define SB_MAC_TX_PTP_GENERAL_FRAMES_ADDR            0x1144u
+#define SB_MAC_TX_PTP_GENERAL_FRAMES_WIDTH           32
+/* MAC_TX_RTP_FRAMES: read-only, 32 bits. RTP frames sent; wraps */
+#define SB_MAC_TX_RTP_FRAMES_ADDR                    0x1148u
+#define SB_MAC_TX_RTP_FRAMES_WIDTH                   32
+/* MAC_TX_CP_FRAMES: read-only, 32 bits. control-plane frames sent; wraps */
+#define SB_MAC_TX_CP_FRAMES_ADDR                     0x114Cu
+#define SB_MAC_TX_CP_FRAMES_WIDTH                    32
+/* MAC_TX_UNDERRUNS: read-only, 16 bits. frames cut because their source stalled (sent with an error symbol); saturates at all ones */
+#define SB_MAC_TX_UNDERRUNS_ADDR                     0x1150u
+#define SB_MAC_TX_UNDERRUNS_WIDTH                    16
+/* MAC_TX_OVERSIZE: read-only, 16 bits. frames cut because they exceeded 1518 bytes before the FCS; saturates at all ones */
+#define SB_MAC_TX_OVERSIZE_ADDR                      0x1154u
+#define SB_MAC_TX_OVERSIZE_WIDTH                     16
+/* MAC_TX_FRAMING_ERRORS: read-only, 16 bits. bytes a TX source offered outside a frame, dropped; saturates at all ones */
+#define SB_MAC_TX_FRAMING_ERRORS_ADDR                0x1158u
+#define SB_MAC_TX_FRAMING_ERRORS_WIDTH               16
+/* MAC_CP_TX_REJECTS: read-only, 16 bits. MAC_CP_TX_SEND writes refused: no slot queued, or a bad LENGTH; saturates at all ones */
+#define SB_MAC_CP_TX_REJECTS_ADDR                    0x115Cu
+#define SB_MAC_CP_TX_REJECTS_WIDTH                   16
+/* MAC_MCAST_0: read-write, 49 bits. Multicast address table entry 0 */
+#define SB_MAC_MCAST_0_ADDR                          0x1200u
+#define SB_MAC_MCAST_0_WIDTH                         49
+#define SB_MAC_MCAST_0_WORDS                         2  /* snapshot: first word first */
+#define SB_MAC_MCAST_0_RESET                         0x0000000000000000u
+#define SB_MAC_MCAST_0_ADDRESS_SHIFT                 0
+#define SB_MAC_MCAST_0_ADDRESS_MASK                  0x0000FFFFFFFFFFFFu  /* a multicast MAC address to accept; first byte on the wire in bits 47:40 */
+#define SB_MAC_MCAST_0_ENABLE_SHIFT                  48
+#define SB_MAC_MCAST_0_ENABLE_MASK                   0x0001000000000000u  /* entry in use */
+/* MAC_MCAST_1: read-write, 49 bits. Multicast address table entry 1 */
+#define SB_MAC_MCAST_1_ADDR                          0x1208u
+#define SB_MAC_MCAST_1_WIDTH                         49
+#define SB_MAC_MCAST_1_WORDS                         2  /* snapshot: first word first */
+#define SB_MAC_MCAST_1_RESET                         0x0000000000000000u
+#define SB_MAC_MCAST_1_ADDRESS_SHIFT                 0
+#define SB_MAC_MCAST_1_ADDRESS_MASK                  0x0000FFFFFFFFFFFFu  /* a multicast MAC address to accept; first byte on the wire in bits 47:40 */
+#define SB_MAC_MCAST_1_ENABLE_SHIFT                  48
+#define SB_MAC_MCAST_1_ENABLE_MASK                   0x0001000000000000u  /* entry in use */
+/* MAC_MCAST_2: read-write, 49 bits. Multicast address table entry 2 */
+#define SB_MAC_MCAST_2_ADDR                          0x1210u
+#define SB_MAC_MCAST_2_WIDTH                         49
+#define SB_MAC_MCAST_2_WORDS                         2  /* snapshot: first word first */
+#define SB_MAC_MCAST_2_RESET                         0x0000000000000000u
+#define SB_MAC_MCAST_2_ADDRESS_SHIFT                 0
+#define SB_MAC_MCAST_2_ADDRESS_MASK                  0x0000FFFFFFFFFFFFu  /* a multicast MAC address to accept; first byte on the wire in bits 47:40 */
+#define SB_MAC_MCAST_2_ENABLE_SHIFT                  48
+#define SB_MAC_MCAST_2_ENABLE_MASK                   0x0001000000000000u  /* entry in use */
+/* MAC_MCAST_3: read-write, 49 bits. Multicast address table entry 3 */
+#define SB_MAC_MCAST_3_ADDR                          0x1218u
+#define SB_MAC_MCAST_3_WIDTH                         49
+#define SB_MAC_MCAST_3_WORDS                         2  /* snapshot: first word first */
+#define SB_MAC_MCAST_3_RESET                         0x0000000000000000u
+#define SB_MAC_MCAST_3_ADDRESS_SHIFT                 0
+#define SB_MAC_MCAST_3_ADDRESS_MASK                  0x0000FFFFFFFFFFFFu  /* a multicast MAC address to accept; first byte on the wire in bits 47:40 */
+#define SB_MAC_MCAST_3_ENABLE_SHIFT                  48
+#define SB_MAC_MCAST_3_ENABLE_MASK                   0x0001000000000000u  /* entry in use */
+/* MAC_MCAST_4: read-write, 49 bits. Multicast address table entry 4 */
+#define SB_MAC_MCAST_4_ADDR                          0x1220u
+#define SB_MAC_MCAST_4_WIDTH                         49
+#define SB_MAC_MCAST_4_WORDS                         2  /* snapshot: first word first */
+#define SB_MAC_MCAST_4_RESET                         0x0000000000000000u
+#define SB_MAC_MCAST_4_ADDRESS_SHIFT                 0
+#define SB_MAC_MCAST_4_ADDRESS_MASK                  0x0000FFFFFFFFFFFFu  /* a multicast MAC address to accept; first byte on the wire in bits 47:40 */
+#define SB_MAC_MCAST_4_ENABLE_SHIFT                  48
+#define SB_MAC_MCAST_4_ENABLE_MASK                   0x0001000000000000u  /* entry in use */
+/* MAC_MCAST_5: read-write, 49 bits. Multicast address table entry 5 */
+#define SB_MAC_MCAST_5_ADDR                          0x1228u
+#define SB_MAC_MCAST_5_WIDTH                         49
+#define SB_MAC_MCAST_5_WORDS                         2  /* snapshot: first word first */
+#define SB_MAC_MCAST_5_RESET                         0x0000000000000000u
+#define SB_MAC_MCAST_5_ADDRESS_SHIFT                 0
+#define SB_MAC_MCAST_5_ADDRESS_MASK                  0x0000FFFFFFFFFFFFu  /* a multicast MAC address to accept; first byte on the wire in bits 47:40 */
+#define SB_MAC_MCAST_5_ENABLE_SHIFT                  48
+#define SB_MAC_MCAST_5_ENABLE_MASK                   0x0001000000000000u  /* entry in use */
+/* MAC_MCAST_6: read-write, 49 bits. Multicast address table entry 6 */
+#define SB_MAC_MCAST_6_ADDR                          0x1230u
+#define SB_MAC_MCAST_6_WIDTH                         49
+#define SB_MAC_MCAST_6_WORDS                         2  /* snapshot: first word first */
+#define SB_MAC_MCAST_6_RESET                         0x0000000000000000u
+#define SB_MAC_MCAST_6_ADDRESS_SHIFT                 0
+#define SB_MAC_MCAST_6_ADDRESS_MASK                  0x0000FFFFFFFFFFFFu  /* a multicast MAC address to accept; first byte on the wire in bits 47:40 */
+#define SB_MAC_MCAST_6_ENABLE_SHIFT                  48
+#define SB_MAC_MCAST_6_ENABLE_MASK                   0x0001000000000000u  /* entry in use */
+/* MAC_MCAST_7: read-write, 49 bits. Multicast address table entry 7 */
+#define SB_MAC_MCAST_7_ADDR                          0x1238u
+#define SB_MAC_MCAST_7_WIDTH                         49
+#define SB_MAC_MCAST_7_WORDS                         2  /* snapshot: first word first */
+#define SB_MAC_MCAST_7_RESET                         0x0000000000000000u
+#define SB_MAC_MCAST_7_ADDRESS_SHIFT                 0
+#define SB_MAC_MCAST_7_ADDRESS_MASK                  0x0000FFFFFFFFFFFFu  /* a multicast MAC address to accept; first byte on the wire in bits 47:40 */
+#define SB_MAC_MCAST_7_ENABLE_SHIFT                  48
+#define SB_MAC_MCAST_7_ENABLE_MASK                   0x0001000000000000u  /* entry in use */
+/* MAC_RTP_MATCH_0: read-write, 49 bits. RTP stream match entry 0: frames to this IPv4 address and UDP port go to the RTP receiver as stream 0 */
+#define SB_MAC_RTP_MATCH_0_ADDR                      0x1280u
+#define SB_MAC_RTP_MATCH_0_WIDTH                     49
+#define SB_MAC_RTP_MATCH_0_WORDS                     2  /* snapshot: first word first */
+#define SB_MAC_RTP_MATCH_0_RESET                     0x0000000000000000u
+#define SB_MAC_RTP_MATCH_0_IP_SHIFT                  0
+#define SB_MAC_RTP_MATCH_0_IP_MASK                   0x00000000FFFFFFFFu  /* destination IPv4 address; first byte on the wire in bits 31:24 */
+#define SB_MAC_RTP_MATCH_0_PORT_SHIFT                32
+#define SB_MAC_RTP_MATCH_0_PORT_MASK                 0x0000FFFF00000000u  /* destination UDP port */
+#define SB_MAC_RTP_MATCH_0_ENABLE_SHIFT              48
+#define SB_MAC_RTP_MATCH_0_ENABLE_MASK               0x0001000000000000u  /* entry in use */
+/* MAC_RTP_MATCH_1: read-write, 49 bits. RTP stream match entry 1: frames to this IPv4 address and UDP port go to the RTP receiver as stream 1 */
+#define SB_MAC_RTP_MATCH_1_ADDR                      0x1288u
+#define SB_MAC_RTP_MATCH_1_WIDTH                     49
+#define SB_MAC_RTP_MATCH_1_WORDS                     2  /* snapshot: first word first */
+#define SB_MAC_RTP_MATCH_1_RESET                     0x0000000000000000u
+#define SB_MAC_RTP_MATCH_1_IP_SHIFT                  0
+#define SB_MAC_RTP_MATCH_1_IP_MASK                   0x00000000FFFFFFFFu  /* destination IPv4 address; first byte on the wire in bits 31:24 */
+#define SB_MAC_RTP_MATCH_1_PORT_SHIFT                32
+#define SB_MAC_RTP_MATCH_1_PORT_MASK                 0x0000FFFF00000000u  /* destination UDP port */
+#define SB_MAC_RTP_MATCH_1_ENABLE_SHIFT              48
+#define SB_MAC_RTP_MATCH_1_ENABLE_MASK               0x0001000000000000u  /* entry in use */
+/* MAC_RTP_MATCH_2: read-write, 49 bits. RTP stream match entry 2: frames to this IPv4 address and UDP port go to the RTP receiver as stream 2 */
+#define SB_MAC_RTP_MATCH_2_ADDR                      0x1290u
+#define SB_MAC_RTP_MATCH_2_WIDTH                     49
+#define SB_MAC_RTP_MATCH_2_WORDS                     2  /* snapshot: first word first */
+#define SB_MAC_RTP_MATCH_2_RESET                     0x0000000000000000u
+#define SB_MAC_RTP_MATCH_2_IP_SHIFT                  0
+#define SB_MAC_RTP_MATCH_2_IP_MASK                   0x00000000FFFFFFFFu  /* destination IPv4 address; first byte on the wire in bits 31:24 */
+#define SB_MAC_RTP_MATCH_2_PORT_SHIFT                32
+#define SB_MAC_RTP_MATCH_2_PORT_MASK                 0x0000FFFF00000000u  /* destination UDP port */
+#define SB_MAC_RTP_MATCH_2_ENABLE_SHIFT              48
+#define SB_MAC_RTP_MATCH_2_ENABLE_MASK               0x0001000000000000u  /* entry in use */
+/* MAC_RTP_MATCH_3: read-write, 49 bits. RTP stream match entry 3: frames to this IPv4 address and UDP port go to the RTP receiver as stream 3 */
+#define SB_MAC_RTP_MATCH_3_ADDR                      0x1298u
+#define SB_MAC_RTP_MATCH_3_WIDTH                     49
+#define SB_MAC_RTP_MATCH_3_WORDS                     2  /* snapshot: first word first */
+#define SB_MAC_RTP_MATCH_3_RESET                     0x0000000000000000u
+#define SB_MAC_RTP_MATCH_3_IP_SHIFT                  0
+#define SB_MAC_RTP_MATCH_3_IP_MASK                   0x00000000FFFFFFFFu  /* destination IPv4 address; first byte on the wire in bits 31:24 */
+#define SB_MAC_RTP_MATCH_3_PORT_SHIFT                32
+#define SB_MAC_RTP_MATCH_3_PORT_MASK                 0x0000FFFF00000000u  /* destination UDP port */
+#define SB_MAC_RTP_MATCH_3_ENABLE_SHIFT              48
+#define SB_MAC_RTP_MATCH_3_ENABLE_MASK               0x0001000000000000u  /* entry in use */
+/* MAC_RTP_MATCH_4: read-write, 49 bits. RTP stream match entry 4: frames to this IPv4 address and UDP port go to the RTP receiver as stream 4 */
+#define SB_MAC_RTP_MATCH_4_ADDR                      0x12A0u
+#define SB_MAC_RTP_MATCH_4_WIDTH                     49
+#define SB_MAC_RTP_MATCH_4_WORDS                     2  /* snapshot: first word first */
+#define SB_MAC_RTP_MATCH_4_RESET                     0x0000000000000000u
+#define SB_MAC_RTP_MATCH_4_IP_SHIFT                  0
+#define SB_MAC_RTP_MATCH_4_IP_MASK                   0x00000000FFFFFFFFu  /* destination IPv4 address; first byte on the wire in bits 31:24 */
+#define SB_MAC_RTP_MATCH_4_PORT_SHIFT                32
+#define SB_MAC_RTP_MATCH_4_PORT_MASK                 0x0000FFFF00000000u  /* destination UDP port */
+#define SB_MAC_RTP_MATCH_4_ENABLE_SHIFT              48
+#define SB_MAC_RTP_MATCH_4_ENABLE_MASK               0x0001000000000000u  /* entry in use */
+/* MAC_RTP_MATCH_5: read-write, 49 bits. RTP stream match entry 5: frames to this IPv4 address and UDP port go to the RTP receiver as stream 5 */
+#define SB_MAC_RTP_MATCH_5_ADDR                      0x12A8u
+#define SB_MAC_RTP_MATCH_5_WIDTH                     49
+#define SB_MAC_RTP_MATCH_5_WORDS                     2  /* snapshot: first word first */
+#define SB_MAC_RTP_MATCH_5_RESET                     0x0000000000000000u
+#define SB_MAC_RTP_MATCH_5_IP_SHIFT                  0
+#define SB_MAC_RTP_MATCH_5_IP_MASK                   0x00000000FFFFFFFFu  /* destination IPv4 address; first byte on the wire in bits 31:24 */
+#define SB_MAC_RTP_MATCH_5_PORT_SHIFT                32
+#define SB_MAC_RTP_MATCH_5_PORT_MASK                 0x0000FFFF00000000u  /* destination UDP port */
+#define SB_MAC_RTP_MATCH_5_ENABLE_SHIFT              48
+#define SB_MAC_RTP_MATCH_5_ENABLE_MASK               0x0001000000000000u  /* entry in use */
+/* MAC_RTP_MATCH_6: read-write, 49 bits. RTP stream match entry 6: frames to this IPv4 address and UDP port go to the RTP receiver as stream 6 */
+#define SB_MAC_RTP_MATCH_6_ADDR                      0x12B0u
+#define SB_MAC_RTP_MATCH_6_WIDTH                     49
+#define SB_MAC_RTP_MATCH_6_WORDS                     2  /* snapshot: first word first */
+#define SB_MAC_RTP_MATCH_6_RESET                     0x0000000000000000u
+#define SB_MAC_RTP_MATCH_6_IP_SHIFT                  0
+#define SB_MAC_RTP_MATCH_6_IP_MASK                   0x00000000FFFFFFFFu  /* destination IPv4 address; first byte on the wire in bits 31:24 */
+#define SB_MAC_RTP_MATCH_6_PORT_SHIFT                32
+#define SB_MAC_RTP_MATCH_6_PORT_MASK                 0x0000FFFF00000000u  /* destination UDP port */
+#define SB_MAC_RTP_MATCH_6_ENABLE_SHIFT              48
+#define SB_MAC_RTP_MATCH_6_ENABLE_MASK               0x0001000000000000u  /* entry in use */
+/* MAC_RTP_MATCH_7: read-write, 49 bits. RTP stream match entry 7: frames to this IPv4 address and UDP port go to the RTP receiver as stream 7 */
+#define SB_MAC_RTP_MATCH_7_ADDR                      0x12B8u
+#define SB_MAC_RTP_MATCH_7_WIDTH                     49
+#define SB_MAC_RTP_MATCH_7_WORDS                     2  /* snapshot: first word first */
+#define SB_MAC_RTP_MATCH_7_RESET                     0x0000000000000000u
+#define SB_MAC_RTP_MATCH_7_IP_SHIFT                  0
+#define SB_MAC_RTP_MATCH_7_IP_MASK                   0x00000000FFFFFFFFu  /* destination IPv4 address; first byte on the wire in bits 31:24 */
+#define SB_MAC_RTP_MATCH_7_PORT_SHIFT                32
+#define SB_MAC_RTP_MATCH_7_PORT_MASK                 0x0000FFFF00000000u  /* destination UDP port */
+#define SB_MAC_RTP_MATCH_7_ENABLE_SHIFT              48
+#define SB_MAC_RTP_MATCH_7_ENABLE_MASK               0x0001000000000000u  /* entry in use */
 /* MAC_MDIO_COMMAND: write strobe (reads as 0), 32 bits. Start an IEEE 802.3 clause 22 MDIO transaction; ignored (and counted in MAC_MDIO_ERRORS) while busy or with an invalid OP */
 #define SB_MAC_MDIO_COMMAND_ADDR                     0x1F00u
 #define SB_MAC_MDIO_COMMAND_WIDTH                    32
@@ -216,9 +572,15 @@
 #define SB_AUDIO_BASE                                0x6000u
 #define SB_AUDIO_SIZE                                0x1000u
 
-/* ---- PKTBUF: Reserved for the control-plane packet buffers */
+/* ---- PKTBUF: Control-plane packet buffers: whole frames as 32-bit words, byte i of a frame in byte lane i % 4 of word i / 4 (little-endian) */
 #define SB_PKTBUF_BASE                               0x8000u
 #define SB_PKTBUF_SIZE                               0x8000u
+/* PKTBUF_RX: memory window, read-only. Received frames, one per slot (MAC_CP_RX_STATUS says which slot and how long) */
+#define SB_PKTBUF_RX_BASE                            0x8000u
+#define SB_PKTBUF_RX_SIZE                            0x4000u
+/* PKTBUF_TX: memory window, read-write. Frames to send: fill slot MAC_CP_TX_STATUS.SLOT, then write MAC_CP_TX_SEND */
+#define SB_PKTBUF_TX_BASE                            0xC000u
+#define SB_PKTBUF_TX_SIZE                            0x4000u
 
 /* ---- SPI register bridge wire protocol (docs/registers.md) */
 #define SB_SPI_CMD_READ                              0x52u

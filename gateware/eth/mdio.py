@@ -68,7 +68,7 @@ class MdioMaster(wiring.Component):
         self.half = mdc_half_period(sys_clk_hz, mdc_hz)
         self.divider = 2 * self.half
         super().__init__({
-            "regs": Out(block_signature(regmap.block("MAC"))),
+            "regs": Out(block_signature(regmap.block("MAC"), prefix="MDIO_")),
             "mdc": Out(1),
             "mdio_i": In(1, init=1),
             "mdio_o": Out(1),

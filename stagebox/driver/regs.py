@@ -2,7 +2,7 @@
 
 from .reginfo import FieldInfo, RegisterInfo
 
-REGMAP_HASH = 0x8DF84B9C
+REGMAP_HASH = 0xECA5F4FB
 ADDRESS_BITS = 16
 UNMAPPED_READ_VALUE = 0xDEADC0DE
 
@@ -65,19 +65,19 @@ REGISTERS = {
     ),
     "IRQ_STATUS": RegisterInfo(
         "IRQ_STATUS", 0x0100, 32, "ro", 0x00000000,
-        (FieldInfo("BUS_ERROR", 0, 1), FieldInfo("SPI_ERROR", 1, 1), FieldInfo("SOFTWARE", 31, 1)),
+        (FieldInfo("BUS_ERROR", 0, 1), FieldInfo("SPI_ERROR", 1, 1), FieldInfo("CP_RX", 2, 1), FieldInfo("CP_TX_DONE", 3, 1), FieldInfo("CP_TX_STAMP", 4, 1), FieldInfo("MAC_RX_DROP", 5, 1), FieldInfo("SOFTWARE", 31, 1)),
     ),
     "IRQ_ENABLE": RegisterInfo(
         "IRQ_ENABLE", 0x0104, 32, "rw", 0x00000000,
-        (FieldInfo("BUS_ERROR", 0, 1), FieldInfo("SPI_ERROR", 1, 1), FieldInfo("SOFTWARE", 31, 1)),
+        (FieldInfo("BUS_ERROR", 0, 1), FieldInfo("SPI_ERROR", 1, 1), FieldInfo("CP_RX", 2, 1), FieldInfo("CP_TX_DONE", 3, 1), FieldInfo("CP_TX_STAMP", 4, 1), FieldInfo("MAC_RX_DROP", 5, 1), FieldInfo("SOFTWARE", 31, 1)),
     ),
     "IRQ_PENDING": RegisterInfo(
         "IRQ_PENDING", 0x0108, 32, "w1c", 0x00000000,
-        (FieldInfo("BUS_ERROR", 0, 1), FieldInfo("SPI_ERROR", 1, 1), FieldInfo("SOFTWARE", 31, 1)),
+        (FieldInfo("BUS_ERROR", 0, 1), FieldInfo("SPI_ERROR", 1, 1), FieldInfo("CP_RX", 2, 1), FieldInfo("CP_TX_DONE", 3, 1), FieldInfo("CP_TX_STAMP", 4, 1), FieldInfo("MAC_RX_DROP", 5, 1), FieldInfo("SOFTWARE", 31, 1)),
     ),
     "IRQ_TEST": RegisterInfo(
         "IRQ_TEST", 0x010C, 32, "ws", 0x00000000,
-        (FieldInfo("BUS_ERROR", 0, 1), FieldInfo("SPI_ERROR", 1, 1), FieldInfo("SOFTWARE", 31, 1)),
+        (FieldInfo("BUS_ERROR", 0, 1), FieldInfo("SPI_ERROR", 1, 1), FieldInfo("CP_RX", 2, 1), FieldInfo("CP_TX_DONE", 3, 1), FieldInfo("CP_TX_STAMP", 4, 1), FieldInfo("MAC_RX_DROP", 5, 1), FieldInfo("SOFTWARE", 31, 1)),
     ),
     "SPI_GAP_TIMEOUT_US": RegisterInfo(
         "SPI_GAP_TIMEOUT_US", 0x0200, 16, "rw", 0x000003E8,
@@ -115,6 +115,218 @@ REGISTERS = {
         "SPI_MAX_WORDS", 0x0220, 16, "ro", 0x00000000,
         (),
     ),
+    "MAC_ADDRESS": RegisterInfo(
+        "MAC_ADDRESS", 0x1000, 48, "rw", 0x253424F5800,
+        (),
+    ),
+    "MAC_CONTROL": RegisterInfo(
+        "MAC_CONTROL", 0x1008, 32, "rw", 0x00000013,
+        (FieldInfo("RX_ENABLE", 0, 1), FieldInfo("TX_ENABLE", 1, 1), FieldInfo("PROMISCUOUS", 2, 1), FieldInfo("ALL_MULTICAST", 3, 1), FieldInfo("PTP_L2", 4, 1)),
+    ),
+    "MAC_STATUS": RegisterInfo(
+        "MAC_STATUS", 0x100C, 32, "ro", 0x00000000,
+        (FieldInfo("TX_STAMP_ERROR", 0, 1),),
+    ),
+    "MAC_RX_LATENCY_NS": RegisterInfo(
+        "MAC_RX_LATENCY_NS", 0x1010, 32, "rw", 0x00000000,
+        (),
+    ),
+    "MAC_TX_LATENCY_NS": RegisterInfo(
+        "MAC_TX_LATENCY_NS", 0x1014, 32, "rw", 0x00000000,
+        (),
+    ),
+    "MAC_COUNTERS_CLEAR": RegisterInfo(
+        "MAC_COUNTERS_CLEAR", 0x1018, 1, "ws", 0x00000000,
+        (),
+    ),
+    "MAC_CP_GEOMETRY": RegisterInfo(
+        "MAC_CP_GEOMETRY", 0x101C, 32, "ro", 0x00000000,
+        (FieldInfo("RX_SLOTS", 0, 8), FieldInfo("TX_SLOTS", 8, 8), FieldInfo("SLOT_SHIFT", 16, 5)),
+    ),
+    "MAC_CP_RX_STATUS": RegisterInfo(
+        "MAC_CP_RX_STATUS", 0x1020, 32, "ro", 0x00000000,
+        (FieldInfo("COUNT", 0, 8), FieldInfo("SLOT", 8, 8), FieldInfo("LENGTH", 16, 16)),
+    ),
+    "MAC_CP_RX_POP": RegisterInfo(
+        "MAC_CP_RX_POP", 0x1024, 1, "ws", 0x00000000,
+        (),
+    ),
+    "MAC_CP_TX_STATUS": RegisterInfo(
+        "MAC_CP_TX_STATUS", 0x1028, 32, "ro", 0x00000000,
+        (FieldInfo("FREE", 0, 8), FieldInfo("SLOT", 8, 8), FieldInfo("STAMP_COUNT", 16, 8), FieldInfo("STAMP_TAG", 24, 8)),
+    ),
+    "MAC_CP_TX_SEND": RegisterInfo(
+        "MAC_CP_TX_SEND", 0x102C, 32, "ws", 0x00000000,
+        (FieldInfo("LENGTH", 0, 16), FieldInfo("STAMP", 16, 1), FieldInfo("TAG", 24, 8)),
+    ),
+    "MAC_CP_RX_STAMP": RegisterInfo(
+        "MAC_CP_RX_STAMP", 0x1030, 80, "ro", 0x00000000,
+        (FieldInfo("NS", 0, 30), FieldInfo("SEC", 32, 48)),
+    ),
+    "MAC_CP_TX_STAMP": RegisterInfo(
+        "MAC_CP_TX_STAMP", 0x1040, 80, "ro", 0x00000000,
+        (FieldInfo("NS", 0, 30), FieldInfo("SEC", 32, 48)),
+    ),
+    "MAC_RX_FRAMES": RegisterInfo(
+        "MAC_RX_FRAMES", 0x1100, 32, "ro", 0x00000000,
+        (),
+    ),
+    "MAC_RX_CRC_ERRORS": RegisterInfo(
+        "MAC_RX_CRC_ERRORS", 0x1104, 16, "ro", 0x00000000,
+        (),
+    ),
+    "MAC_RX_RUNTS": RegisterInfo(
+        "MAC_RX_RUNTS", 0x1108, 16, "ro", 0x00000000,
+        (),
+    ),
+    "MAC_RX_GIANTS": RegisterInfo(
+        "MAC_RX_GIANTS", 0x110C, 16, "ro", 0x00000000,
+        (),
+    ),
+    "MAC_RX_PHY_ERRORS": RegisterInfo(
+        "MAC_RX_PHY_ERRORS", 0x1110, 16, "ro", 0x00000000,
+        (),
+    ),
+    "MAC_RX_PREAMBLE_ERRORS": RegisterInfo(
+        "MAC_RX_PREAMBLE_ERRORS", 0x1114, 16, "ro", 0x00000000,
+        (),
+    ),
+    "MAC_RX_DRIBBLE": RegisterInfo(
+        "MAC_RX_DRIBBLE", 0x1118, 16, "ro", 0x00000000,
+        (),
+    ),
+    "MAC_RX_FIFO_OVERFLOWS": RegisterInfo(
+        "MAC_RX_FIFO_OVERFLOWS", 0x111C, 16, "ro", 0x00000000,
+        (),
+    ),
+    "MAC_RX_IP_CHECKSUM_ERRORS": RegisterInfo(
+        "MAC_RX_IP_CHECKSUM_ERRORS", 0x1120, 16, "ro", 0x00000000,
+        (),
+    ),
+    "MAC_RX_FILTERED": RegisterInfo(
+        "MAC_RX_FILTERED", 0x1124, 32, "ro", 0x00000000,
+        (),
+    ),
+    "MAC_RX_PTP_FRAMES": RegisterInfo(
+        "MAC_RX_PTP_FRAMES", 0x1128, 32, "ro", 0x00000000,
+        (),
+    ),
+    "MAC_RX_RTP_FRAMES": RegisterInfo(
+        "MAC_RX_RTP_FRAMES", 0x112C, 32, "ro", 0x00000000,
+        (),
+    ),
+    "MAC_RX_CP_FRAMES": RegisterInfo(
+        "MAC_RX_CP_FRAMES", 0x1130, 32, "ro", 0x00000000,
+        (),
+    ),
+    "MAC_RX_PTP_OVERFLOWS": RegisterInfo(
+        "MAC_RX_PTP_OVERFLOWS", 0x1134, 16, "ro", 0x00000000,
+        (),
+    ),
+    "MAC_RX_RTP_OVERFLOWS": RegisterInfo(
+        "MAC_RX_RTP_OVERFLOWS", 0x1138, 16, "ro", 0x00000000,
+        (),
+    ),
+    "MAC_RX_CP_OVERFLOWS": RegisterInfo(
+        "MAC_RX_CP_OVERFLOWS", 0x113C, 16, "ro", 0x00000000,
+        (),
+    ),
+    "MAC_TX_PTP_EVENT_FRAMES": RegisterInfo(
+        "MAC_TX_PTP_EVENT_FRAMES", 0x1140, 32, "ro", 0x00000000,
+        (),
+    ),
+    "MAC_TX_PTP_GENERAL_FRAMES": RegisterInfo(
+        "MAC_TX_PTP_GENERAL_FRAMES", 0x1144, 32, "ro", 0x00000000,
+        (),
+    ),
+    "MAC_TX_RTP_FRAMES": RegisterInfo(
+        "MAC_TX_RTP_FRAMES", 0x1148, 32, "ro", 0x00000000,
+        (),
+    ),
+    "MAC_TX_CP_FRAMES": RegisterInfo(
+        "MAC_TX_CP_FRAMES", 0x114C, 32, "ro", 0x00000000,
+        (),
+    ),
+    "MAC_TX_UNDERRUNS": RegisterInfo(
+        "MAC_TX_UNDERRUNS", 0x1150, 16, "ro", 0x00000000,
+        (),
+    ),
+    "MAC_TX_OVERSIZE": RegisterInfo(
+        "MAC_TX_OVERSIZE", 0x1154, 16, "ro", 0x00000000,
+        (),
+    ),
+    "MAC_TX_FRAMING_ERRORS": RegisterInfo(
+        "MAC_TX_FRAMING_ERRORS", 0x1158, 16, "ro", 0x00000000,
+        (),
+    ),
+    "MAC_CP_TX_REJECTS": RegisterInfo(
+        "MAC_CP_TX_REJECTS", 0x115C, 16, "ro", 0x00000000,
+        (),
+    ),
+    "MAC_MCAST_0": RegisterInfo(
+        "MAC_MCAST_0", 0x1200, 49, "rw", 0x00000000,
+        (FieldInfo("ADDRESS", 0, 48), FieldInfo("ENABLE", 48, 1)),
+    ),
+    "MAC_MCAST_1": RegisterInfo(
+        "MAC_MCAST_1", 0x1208, 49, "rw", 0x00000000,
+        (FieldInfo("ADDRESS", 0, 48), FieldInfo("ENABLE", 48, 1)),
+    ),
+    "MAC_MCAST_2": RegisterInfo(
+        "MAC_MCAST_2", 0x1210, 49, "rw", 0x00000000,
+        (FieldInfo("ADDRESS", 0, 48), FieldInfo("ENABLE", 48, 1)),
+    ),
+    "MAC_MCAST_3": RegisterInfo(
+        "MAC_MCAST_3", 0x1218, 49, "rw", 0x00000000,
+        (FieldInfo("ADDRESS", 0, 48), FieldInfo("ENABLE", 48, 1)),
+    ),
+    "MAC_MCAST_4": RegisterInfo(
+        "MAC_MCAST_4", 0x1220, 49, "rw", 0x00000000,
+        (FieldInfo("ADDRESS", 0, 48), FieldInfo("ENABLE", 48, 1)),
+    ),
+    "MAC_MCAST_5": RegisterInfo(
+        "MAC_MCAST_5", 0x1228, 49, "rw", 0x00000000,
+        (FieldInfo("ADDRESS", 0, 48), FieldInfo("ENABLE", 48, 1)),
+    ),
+    "MAC_MCAST_6": RegisterInfo(
+        "MAC_MCAST_6", 0x1230, 49, "rw", 0x00000000,
+        (FieldInfo("ADDRESS", 0, 48), FieldInfo("ENABLE", 48, 1)),
+    ),
+    "MAC_MCAST_7": RegisterInfo(
+        "MAC_MCAST_7", 0x1238, 49, "rw", 0x00000000,
+        (FieldInfo("ADDRESS", 0, 48), FieldInfo("ENABLE", 48, 1)),
+    ),
+    "MAC_RTP_MATCH_0": RegisterInfo(
+        "MAC_RTP_MATCH_0", 0x1280, 49, "rw", 0x00000000,
+        (FieldInfo("IP", 0, 32), FieldInfo("PORT", 32, 16), FieldInfo("ENABLE", 48, 1)),
+    ),
+    "MAC_RTP_MATCH_1": RegisterInfo(
+        "MAC_RTP_MATCH_1", 0x1288, 49, "rw", 0x00000000,
+        (FieldInfo("IP", 0, 32), FieldInfo("PORT", 32, 16), FieldInfo("ENABLE", 48, 1)),
+    ),
+    "MAC_RTP_MATCH_2": RegisterInfo(
+        "MAC_RTP_MATCH_2", 0x1290, 49, "rw", 0x00000000,
+        (FieldInfo("IP", 0, 32), FieldInfo("PORT", 32, 16), FieldInfo("ENABLE", 48, 1)),
+    ),
+    "MAC_RTP_MATCH_3": RegisterInfo(
+        "MAC_RTP_MATCH_3", 0x1298, 49, "rw", 0x00000000,
+        (FieldInfo("IP", 0, 32), FieldInfo("PORT", 32, 16), FieldInfo("ENABLE", 48, 1)),
+    ),
+    "MAC_RTP_MATCH_4": RegisterInfo(
+        "MAC_RTP_MATCH_4", 0x12A0, 49, "rw", 0x00000000,
+        (FieldInfo("IP", 0, 32), FieldInfo("PORT", 32, 16), FieldInfo("ENABLE", 48, 1)),
+    ),
+    "MAC_RTP_MATCH_5": RegisterInfo(
+        "MAC_RTP_MATCH_5", 0x12A8, 49, "rw", 0x00000000,
+        (FieldInfo("IP", 0, 32), FieldInfo("PORT", 32, 16), FieldInfo("ENABLE", 48, 1)),
+    ),
+    "MAC_RTP_MATCH_6": RegisterInfo(
+        "MAC_RTP_MATCH_6", 0x12B0, 49, "rw", 0x00000000,
+        (FieldInfo("IP", 0, 32), FieldInfo("PORT", 32, 16), FieldInfo("ENABLE", 48, 1)),
+    ),
+    "MAC_RTP_MATCH_7": RegisterInfo(
+        "MAC_RTP_MATCH_7", 0x12B8, 49, "rw", 0x00000000,
+        (FieldInfo("IP", 0, 32), FieldInfo("PORT", 32, 16), FieldInfo("ENABLE", 48, 1)),
+    ),
     "MAC_MDIO_COMMAND": RegisterInfo(
         "MAC_MDIO_COMMAND", 0x1F00, 32, "ws", 0x00000000,
         (FieldInfo("DATA", 0, 16), FieldInfo("REG", 16, 5), FieldInfo("PHY", 21, 5), FieldInfo("OP", 26, 2)),
@@ -131,4 +343,10 @@ REGISTERS = {
         "MAC_MDIO_ERRORS", 0x1F0C, 16, "ro", 0x00000000,
         (),
     ),
+}
+
+#: Memory windows: name -> (byte address, size in bytes, access).
+WINDOWS = {
+    "PKTBUF_RX": (0x8000, 0x4000, "ro"),
+    "PKTBUF_TX": (0xC000, 0x4000, "rw"),
 }

@@ -58,6 +58,12 @@ def _c_header(regmap):
             for f in reg.fields:
                 define(f"{full}_{f.name}_SHIFT", f.lsb)
                 define(f"{full}_{f.name}_MASK", _hex(f.mask, 2 * reg.size) + "u", f.desc)
+        for win in sorted(block.windows, key=lambda w: w.offset):
+            full = f"SB_{block.name}_{win.name}"
+            out.append(f"/* {block.name}_{win.name}: memory window, {win.access.description}."
+                       f" {win.desc} */")
+            define(f"{full}_BASE", _hex(block.base + win.offset, 4) + "u")
+            define(f"{full}_SIZE", _hex(win.size, 4) + "u")
     out += ["", "/* ---- SPI register bridge wire protocol (docs/registers.md) */"]
     define("SB_SPI_CMD_READ", _hex(proto.CMD_READ, 2) + "u")
     define("SB_SPI_CMD_WRITE", _hex(proto.CMD_WRITE, 2) + "u")
@@ -87,6 +93,11 @@ def _python(regmap):
                    f'{reg.width}, "{reg.access.value}", {_hex(reg.reset)},')
         out.append(f"        ({fields}{',' if len(reg.fields) == 1 else ''}),")
         out.append("    ),")
+    out += ["}", "", "#: Memory windows: name -> (byte address, size in bytes, access).", "WINDOWS = {"]
+    for block in sorted(regmap.blocks, key=lambda b: b.base):
+        for win in sorted(block.windows, key=lambda w: w.offset):
+            out.append(f'    "{block.name}_{win.name}": ({_hex(block.base + win.offset, 4)}, '
+                       f'{_hex(win.size, 4)}, "{win.access.value}"),')
     out += ["}", ""]
     return "\n".join(out)
 
@@ -111,6 +122,14 @@ def _markdown(regmap):
                    f"[{block.name}](#{block.name.lower()}) | {block.desc} |")
     for block in sorted(regmap.blocks, key=lambda b: b.base):
         out += ["", f"## {block.name}", "", block.desc + ".", ""]
+        if block.windows:
+            out += ["| address | size | window | access | description |", "|---|---|---|---|---|"]
+            for win in sorted(block.windows, key=lambda w: w.offset):
+                out.append(f"| `{_hex(block.base + win.offset, 4)}` | `{_hex(win.size, 4)}` | "
+                           f"`{block.name}_{win.name}` | {win.access.value} | {win.desc} |")
+            out.append("")
+        if not block.registers and block.windows:
+            continue
         if not block.registers:
             out.append("No registers yet; the window is reserved so addresses never move.")
             continue

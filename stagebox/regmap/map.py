@@ -7,10 +7,11 @@ Each gateware block owns a fixed window. Windows of blocks that later issues add
 here already, so no address ever moves with build order; a block grows inside its window.
 """
 
-from .model import Access, Block, Field, Register, RegisterMap
+from .model import Access, Block, Field, Register, RegisterMap, Window
 
 __all__ = ["STAGEBOX_MAP", "MAGIC", "PhyType", "IRQ_SOURCES", "SPI_COUNTERS", "SAMPLE_RATES_HZ",
-           "MDIO_OP_WRITE", "MDIO_OP_READ"]
+           "MDIO_OP_WRITE", "MDIO_OP_READ", "MAC_COUNTERS", "MCAST_ENTRIES", "RTP_MATCH_ENTRIES",
+           "PKTBUF_RX_OFFSET", "PKTBUF_TX_OFFSET", "PKTBUF_WINDOW_BYTES", "DEFAULT_MAC_ADDRESS"]
 
 #: ASCII "SBOX": the first thing a host checks.
 MAGIC = 0x53424F58
@@ -34,6 +35,11 @@ class PhyType:
 IRQ_SOURCES = (
     Field("BUS_ERROR", 0, 1, "a bus master accessed an unmapped address or wrote a read-only one"),
     Field("SPI_ERROR", 1, 1, "the SPI bridge rejected or aborted a transaction"),
+    Field("CP_RX", 2, 1, "a received frame waits in the control-plane RX buffer (level)"),
+    Field("CP_TX_DONE", 3, 1, "a control-plane frame has left its TX slot (the slot is free)"),
+    Field("CP_TX_STAMP", 4, 1, "the SFD time of a control-plane frame sent with STAMP arrived"),
+    Field("MAC_RX_DROP", 5, 1, "a received frame was dropped: MAC error, bad IPv4 checksum, "
+                               "or a full buffer (MAC_RX_* counters say which)"),
     Field("SOFTWARE", 31, 1, "raised by a write to IRQ_TEST"),
 )
 
@@ -136,10 +142,137 @@ MDIO_OFFSET = 0x0F00
 MDIO_OP_WRITE = 1
 MDIO_OP_READ = 2
 
+#: Locally administered, "SBOX" in the middle: a board's firmware sets its own.
+DEFAULT_MAC_ADDRESS = 0x0253424F5800
+
+#: Entries of the multicast address table and of the RTP match table.
+MCAST_ENTRIES = 8
+RTP_MATCH_ENTRIES = 8
+
+#: MAC statistics counters: (name, bits, description). 32-bit ones count traffic and wrap;
+#: 16-bit ones count errors and saturate. All of them are zeroed by MAC_COUNTERS_CLEAR.
+MAC_COUNTERS = (
+    ("RX_FRAMES", 32, "frames the MAC received with a good FCS"),
+    ("RX_CRC_ERRORS", 16, "frames with a bad FCS (dribble/alignment errors included)"),
+    ("RX_RUNTS", 16, "frames shorter than 64 bytes"),
+    ("RX_GIANTS", 16, "frames longer than 1522 bytes"),
+    ("RX_PHY_ERRORS", 16, "frames during which the PHY raised RX_ER"),
+    ("RX_PREAMBLE_ERRORS", 16, "bursts without a valid preamble and SFD (garbage, false starts)"),
+    ("RX_DRIBBLE", 16, "frames that ended with a partial byte (MII, RMII)"),
+    ("RX_FIFO_OVERFLOWS", 16, "frames lost in the crossing into the system clock (clock too slow)"),
+    ("RX_IP_CHECKSUM_ERRORS", 16, "IPv4 frames with a bad or truncated header, dropped"),
+    ("RX_FILTERED", 32, "frames whose destination address did not pass the filter, dropped"),
+    ("RX_PTP_FRAMES", 32, "frames delivered to the PTP engine"),
+    ("RX_RTP_FRAMES", 32, "frames delivered to the RTP receiver"),
+    ("RX_CP_FRAMES", 32, "frames delivered to the control-plane RX buffer"),
+    ("RX_PTP_OVERFLOWS", 16, "PTP frames dropped because the PTP buffer was full"),
+    ("RX_RTP_OVERFLOWS", 16, "RTP frames dropped because the RTP buffer was full"),
+    ("RX_CP_OVERFLOWS", 16, "control-plane frames dropped because no RX slot was free"),
+    ("TX_PTP_EVENT_FRAMES", 32, "PTP event frames sent"),
+    ("TX_PTP_GENERAL_FRAMES", 32, "PTP general frames sent"),
+    ("TX_RTP_FRAMES", 32, "RTP frames sent"),
+    ("TX_CP_FRAMES", 32, "control-plane frames sent"),
+    ("TX_UNDERRUNS", 16, "frames cut because their source stalled (sent with an error symbol)"),
+    ("TX_OVERSIZE", 16, "frames cut because they exceeded 1518 bytes before the FCS"),
+    ("TX_FRAMING_ERRORS", 16, "bytes a TX source offered outside a frame, dropped"),
+    ("CP_TX_REJECTS", 16, "MAC_CP_TX_SEND writes refused: no slot queued, or a bad LENGTH"),
+)
+
+#: The control-plane packet buffers inside the PKTBUF window: RX slots from 0x0000 (read-only),
+#: TX slots from 0x4000; slot k at k * slot size (MAC_CP_GEOMETRY).
+PKTBUF_RX_OFFSET = 0x0000
+PKTBUF_TX_OFFSET = 0x4000
+PKTBUF_WINDOW_BYTES = 0x4000
+
+
+def _stamp_register(name, offset, desc):
+    return Register(name, offset, 80, Access.RO, desc + " (snapshot: read the NS word first)",
+                    fields=(Field("NS", 0, 30, "nanoseconds"), Field("SEC", 32, 48, "seconds")))
+
+
+def _mac_counter_registers():
+    regs = []
+    for i, (name, bits, desc) in enumerate(MAC_COUNTERS):
+        tail = "; wraps" if bits == 32 else "; saturates at all ones"
+        regs.append(Register(name, 0x100 + 4 * i, bits, Access.RO, desc + tail))
+    return tuple(regs)
+
+
 _MAC = Block(
     "MAC", 0x1000, 0x1000,
-    "Ethernet MAC, classifier and timestamps (to come); MDIO management at 0x1F00",
+    "Ethernet MAC: addresses and filters, timestamp calibration, statistics, the control-plane "
+    "packet port; MDIO management at 0x1F00",
     registers=(
+        Register("ADDRESS", 0x000, 48, Access.RW,
+                 "Own MAC address; the first byte on the wire is bits 47:40",
+                 reset=DEFAULT_MAC_ADDRESS),
+        Register("CONTROL", 0x008, 32, Access.RW, "Receive and transmit switches",
+                 reset=0b10011, fields=(
+                     Field("RX_ENABLE", 0, 1, "deliver received frames (0: all are dropped "
+                                              "at the classifier and counted as filtered)"),
+                     Field("TX_ENABLE", 1, 1, "start new frames (0: a frame in progress ends)"),
+                     Field("PROMISCUOUS", 2, 1, "accept every destination address"),
+                     Field("ALL_MULTICAST", 3, 1, "accept every multicast address"),
+                     Field("PTP_L2", 4, 1, "route PTP over Ethernet (Ethertype 0x88F7) to PTP"),
+                 )),
+        Register("STATUS", 0x00C, 32, Access.RO, "MAC state", fields=(
+            Field("TX_STAMP_ERROR", 0, 1, "a TX timestamp could not be matched to its frame "
+                                          "(sticky until MAC_COUNTERS_CLEAR)"),
+        )),
+        Register("RX_LATENCY_NS", 0x010, 32, Access.RW,
+                 "Signed ns added to every RX timestamp: the PHY's receive latency and board "
+                 "delays, to calibrate a board"),
+        Register("TX_LATENCY_NS", 0x014, 32, Access.RW,
+                 "Signed ns added to every TX timestamp: the PHY's transmit latency and board "
+                 "delays"),
+        Register("COUNTERS_CLEAR", 0x018, 1, Access.WS,
+                 "Write 1 to zero every MAC counter and MAC_STATUS.TX_STAMP_ERROR"),
+        Register("CP_GEOMETRY", 0x01C, 32, Access.RO, "Control-plane packet buffer geometry",
+                 fields=(
+                     Field("RX_SLOTS", 0, 8, "RX slots"),
+                     Field("TX_SLOTS", 8, 8, "TX slots"),
+                     Field("SLOT_SHIFT", 16, 5, "log2 of the slot size in bytes"),
+                 )),
+        Register("CP_RX_STATUS", 0x020, 32, Access.RO, "The oldest received frame", fields=(
+            Field("COUNT", 0, 8, "frames waiting (0: none; the other fields are stale)"),
+            Field("SLOT", 8, 8, "its slot in PKTBUF_RX"),
+            Field("LENGTH", 16, 16, "its length in bytes, from the destination address, "
+                                    "FCS not included"),
+        )),
+        Register("CP_RX_POP", 0x024, 1, Access.WS,
+                 "Write 1 to free the oldest received frame's slot"),
+        Register("CP_TX_STATUS", 0x028, 32, Access.RO, "Transmit slots", fields=(
+            Field("FREE", 0, 8, "free slots"),
+            Field("SLOT", 8, 8, "the slot in PKTBUF_TX to fill next"),
+            Field("STAMP_COUNT", 16, 8, "TX timestamps received so far (wraps)"),
+            Field("STAMP_TAG", 24, 8, "TAG of the frame MAC_CP_TX_STAMP belongs to"),
+        )),
+        Register("CP_TX_SEND", 0x02C, 32, Access.WS,
+                 "Queue the frame in the slot MAC_CP_TX_STATUS.SLOT names", fields=(
+                     Field("LENGTH", 0, 16, "bytes from the destination address, no FCS: "
+                                            "14..1518 (shorter frames are padded to 60)"),
+                     Field("STAMP", 16, 1, "return the frame's SFD time in MAC_CP_TX_STAMP"),
+                     Field("TAG", 24, 8, "any value; comes back in STAMP_TAG"),
+                 )),
+        _stamp_register("CP_RX_STAMP", 0x030,
+                        "SFD time of the oldest received frame, RX_LATENCY_NS applied"),
+        _stamp_register("CP_TX_STAMP", 0x040,
+                        "SFD time of the last control-plane frame sent with STAMP"),
+        *_mac_counter_registers(),
+        *(Register(f"MCAST_{i}", 0x200 + 8 * i, 49, Access.RW,
+                   f"Multicast address table entry {i}", fields=(
+                       Field("ADDRESS", 0, 48, "a multicast MAC address to accept; first byte "
+                                               "on the wire in bits 47:40"),
+                       Field("ENABLE", 48, 1, "entry in use"),
+                   )) for i in range(MCAST_ENTRIES)),
+        *(Register(f"RTP_MATCH_{i}", 0x280 + 8 * i, 49, Access.RW,
+                   f"RTP stream match entry {i}: frames to this IPv4 address and UDP port go to "
+                   f"the RTP receiver as stream {i}", fields=(
+                       Field("IP", 0, 32, "destination IPv4 address; first byte on the wire in "
+                                          "bits 31:24"),
+                       Field("PORT", 32, 16, "destination UDP port"),
+                       Field("ENABLE", 48, 1, "entry in use"),
+                   )) for i in range(RTP_MATCH_ENTRIES)),
         Register("MDIO_COMMAND", MDIO_OFFSET + 0x00, 32, Access.WS,
                  "Start an IEEE 802.3 clause 22 MDIO transaction; ignored (and counted in "
                  "MAC_MDIO_ERRORS) while busy or with an invalid OP", fields=(
@@ -156,6 +289,17 @@ _MAC = Block(
                  "MDC period in system clock cycles (even: MDC has a 50% duty cycle)"),
         _counter("MDIO_ERRORS", MDIO_OFFSET + 0x0C,
                  "MDIO commands ignored because the master was busy or OP was invalid"),
+    ),
+)
+
+_PKTBUF = Block(
+    "PKTBUF", 0x8000, 0x8000, "Control-plane packet buffers: whole frames as 32-bit words, "
+    "byte i of a frame in byte lane i % 4 of word i / 4 (little-endian)",
+    windows=(
+        Window("RX", PKTBUF_RX_OFFSET, PKTBUF_WINDOW_BYTES, Access.RO,
+               "Received frames, one per slot (MAC_CP_RX_STATUS says which slot and how long)"),
+        Window("TX", PKTBUF_TX_OFFSET, PKTBUF_WINDOW_BYTES, Access.RW,
+               "Frames to send: fill slot MAC_CP_TX_STATUS.SLOT, then write MAC_CP_TX_SEND"),
     ),
 )
 
@@ -177,6 +321,6 @@ STAGEBOX_MAP = RegisterMap(
         _reserved("RTP_TX", 0x4000, 0x1000, "the RTP transmitter and its stream table"),
         _reserved("RTP_RX", 0x5000, 0x1000, "the RTP receiver and its stream table"),
         _reserved("AUDIO", 0x6000, 0x1000, "the I2S/TDM inputs and outputs"),
-        _reserved("PKTBUF", 0x8000, 0x8000, "the control-plane packet buffers"),
+        _PKTBUF,
     ),
 )

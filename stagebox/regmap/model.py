@@ -18,7 +18,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
-__all__ = ["Access", "Field", "Register", "Block", "RegisterMap", "WORD_BYTES"]
+__all__ = ["Access", "Field", "Register", "Window", "Block", "RegisterMap", "WORD_BYTES"]
 
 WORD_BYTES = 4
 _IDENTIFIER = re.compile(r"^[A-Z][A-Z0-9_]*$")
@@ -128,6 +128,29 @@ class Register:
 
 
 @dataclass(frozen=True)
+class Window:
+    """A memory region inside a block (packet buffers): plain words, no register semantics.
+
+    `access` is `Access.RO` or `Access.RW`; the block's logic, not the register bank, answers
+    accesses to it.
+    """
+
+    name: str
+    offset: int
+    size: int
+    access: Access
+    desc: str
+
+    def __post_init__(self):
+        if not _IDENTIFIER.match(self.name):
+            raise ValueError(f"window name {self.name!r} must be an upper-case identifier")
+        if self.offset % WORD_BYTES or self.size % WORD_BYTES or self.size <= 0:
+            raise ValueError(f"window {self.name}: offset and size must be whole words")
+        if self.access not in (Access.RO, Access.RW):
+            raise ValueError(f"window {self.name}: access must be RO or RW")
+
+
+@dataclass(frozen=True)
 class Block:
     """A window of the address space owned by one block; its registers may grow, never move."""
 
@@ -136,6 +159,7 @@ class Block:
     size: int
     desc: str
     registers: tuple[Register, ...] = ()
+    windows: tuple[Window, ...] = ()
 
     def __post_init__(self):
         if not _IDENTIFIER.match(self.name):
@@ -144,13 +168,15 @@ class Block:
             raise ValueError(f"block {self.name}: size must be a power of two dividing the base")
         end = 0
         names = set()
-        for reg in sorted(self.registers, key=lambda r: r.offset):
-            if reg.offset < end:
-                raise ValueError(f"block {self.name}: register {reg.name} overlaps its neighbour")
-            if reg.name in names:
-                raise ValueError(f"block {self.name}: register {reg.name} is defined twice")
-            end = reg.offset + reg.size
-            names.add(reg.name)
+        spans = [(r.offset, r.size, "register", r.name) for r in self.registers]
+        spans += [(w.offset, w.size, "window", w.name) for w in self.windows]
+        for offset, size, kind, name in sorted(spans):
+            if offset < end:
+                raise ValueError(f"block {self.name}: {kind} {name} overlaps its neighbour")
+            if name in names:
+                raise ValueError(f"block {self.name}: {kind} {name} is defined twice")
+            end = offset + size
+            names.add(name)
         if end > self.size:
             raise ValueError(f"block {self.name}: registers exceed its {self.size}-byte window")
 
@@ -159,6 +185,12 @@ class Block:
             if reg.name == name:
                 return reg
         raise KeyError(f"block {self.name} has no register {name}")
+
+    def window(self, name):
+        for win in self.windows:
+            if win.name == name:
+                return win
+        raise KeyError(f"block {self.name} has no window {name}")
 
 
 @dataclass(frozen=True)
@@ -220,6 +252,10 @@ class RegisterMap:
                 f"{reg.access.value} {reg.reset:#x} "
                 + " ".join(f"{f.name}:{f.lsb}:{f.width}" for f in reg.fields)
             )
+        for block in sorted(self.blocks, key=lambda b: b.base):
+            for win in sorted(block.windows, key=lambda w: w.offset):
+                lines.append(f"{block.name}_{win.name} window {block.base + win.offset:#x} "
+                             f"{win.size:#x} {win.access.value}")
         return "\n".join(lines) + "\n"
 
     @property

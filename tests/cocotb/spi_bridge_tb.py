@@ -58,7 +58,7 @@ class RegisterModel:
                         for n in ("IDENT_SCRATCH", "IRQ_ENABLE")}
         # Regions of whole words: (first byte address, words).
         ident_end = REGISTERS["IDENT_SCRATCH"].address + 4
-        self.regions = [(0x0000, ident_end // 4), (0x0040, 48), (0x1000, 256),
+        self.regions = [(0x0000, ident_end // 4), (0x0040, 48), (0x1400, 256),
                         (REGISTERS["IRQ_ENABLE"].address, 1)]
 
     def read(self, address):
