@@ -51,12 +51,13 @@ def register_shape(reg):
     })
 
 
-def block_signature(block, prefix=""):
+def block_signature(block, prefix="", exclude=None):
     """The register ports of `block` as the block's own logic sees them; with `prefix`, only the
-    registers whose names start with it (a sub-block owning part of a window)."""
+    registers whose names start with it, and without those starting with `exclude` (for
+    sub-blocks that share one window)."""
     members = {}
     for reg in block.registers:
-        if not reg.name.startswith(prefix):
+        if not reg.name.startswith(prefix) or (exclude and reg.name.startswith(exclude)):
             continue
         name, shape = reg.name.lower(), register_shape(reg)
         if reg.access is Access.RO:
