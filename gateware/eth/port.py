@@ -4,6 +4,9 @@
 the transmit adapter in the transmit clock domain, and wires them together: the receive adapter's
 byte bus feeds `MacRx`, `MacTx`'s byte bus feeds the transmit adapter, and the transmit adapter's
 byte clock enable (``ce``) paces `MacTx`.
+
+RGMII (`rgmii`) is the one interface whose pins the port does not take directly: the board's
+DDR registers turn them into the single-data-rate signals the port takes (`DDR_PHY_TYPES`).
 """
 
 from amaranth.hdl import Module, Signal
@@ -15,9 +18,10 @@ from .interface import frame_stream
 from .mac_rx import MacRx
 from .mac_tx import MacTx
 from .mii import MiiRx, MiiTx
+from .rgmii import RgmiiRx, RgmiiTx
 from .rmii import RmiiRx, RmiiTx
 
-__all__ = ["EthernetPort", "PHY_TYPES", "RX_STATUS", "TX_STATUS"]
+__all__ = ["EthernetPort", "PHY_TYPES", "DDR_PHY_TYPES", "RX_STATUS", "TX_STATUS"]
 
 #: phy -> (receive adapter, transmit adapter, symbol width, receive domain, transmit domain).
 PHY_TYPES = {
@@ -25,6 +29,11 @@ PHY_TYPES = {
     "mii": (MiiRx, MiiTx, 4, "eth_rx", "eth_tx"),
     "rmii": (RmiiRx, RmiiTx, 2, "eth", "eth"),
 }
+#: The same, for interfaces behind the board's DDR registers (the width is the SDR side's).
+DDR_PHY_TYPES = {
+    "rgmii": (RgmiiRx, RgmiiTx, 8, "eth_rx", "eth_tx"),
+}
+_ALL_PHY_TYPES = PHY_TYPES | DDR_PHY_TYPES
 
 #: The receive status pulses, in this order (``dribble`` only for MII and RMII).
 RX_STATUS = ("sfd", "frame_ok", "crc_error", "runt", "giant", "phy_error", "preamble_error",
@@ -33,20 +42,32 @@ RX_STATUS = ("sfd", "frame_ok", "crc_error", "runt", "giant", "phy_error", "prea
 TX_STATUS = ("sfd", "underrun", "oversize")
 
 
+def _pin_names(phy):
+    """The pins of `phy`'s adapters (receive, transmit), which the port exposes as they are."""
+    if phy == "rgmii":
+        return ("rxd", "rx_ctl_rise", "rx_ctl_fall"), ("txd", "tx_ctl_rise", "tx_ctl_fall")
+    dv_pin = "crs_dv" if phy == "rmii" else "rx_dv"
+    tx_pins = ("txd", "tx_en") if phy == "rmii" else ("txd", "tx_en", "tx_er")
+    return ("rxd", dv_pin, "rx_er"), tx_pins
+
+
 class EthernetPort(wiring.Component):
     """A MAC with the PHY adapters of one interface type, `phy` in ``"gmii"``, ``"mii"``,
-    ``"rmii"`` (RGMII: ``"gmii"`` behind the board's DDR registers, see `gmii`).
+    ``"rmii"``, ``"rgmii"`` (1 Gbit/s; the SDR side of the board's DDR registers, see `rgmii`).
 
     Clock domains: GMII and MII receive in ``eth_rx`` (the PHY's RX_CLK: 125 MHz for GMII,
     25 MHz for MII at 100 Mbit/s) and transmit in ``eth_tx`` (GMII: GTX_CLK, 125 MHz, from the
     FPGA; MII: the PHY's TX_CLK, 25 MHz). RMII runs both halves in ``eth``, the 50 MHz
-    REF_CLK shared by the PHY and the FPGA. Rename them with `DomainRenamer`.
+    REF_CLK shared by the PHY and the FPGA. RGMII: ``eth_rx`` (RXC) and ``eth_tx`` (TXC's
+    source), 125 MHz. Rename them with `DomainRenamer`.
 
     Ports:
 
     - PHY pins, with the adapters' names: ``rxd``, ``rx_dv`` (RMII: ``crs_dv``), ``rx_er``
       (in, receive domain); ``txd``, ``tx_en``, ``tx_er`` (out, transmit domain; RMII has no
-      ``tx_er``). Widths: 8 (GMII), 4 (MII), 2 (RMII) data bits.
+      ``tx_er``). Widths: 8 (GMII), 4 (MII), 2 (RMII) data bits. RGMII: ``rxd`` (8),
+      ``rx_ctl_rise``, ``rx_ctl_fall`` (in); ``txd`` (8), ``tx_ctl_rise``, ``tx_ctl_fall``
+      (out): `RgmiiRx` / `RgmiiTx`'s, which say what the board's DDR registers must deliver.
     - ``rx`` (out, `frame_stream` with ``always_ready``, receive domain): received frames from
       the destination address on, FCS stripped; ``error`` on the ``last`` byte marks a frame
       that must be dropped whole (see `MacRx`).
@@ -54,7 +75,8 @@ class EthernetPort(wiring.Component):
       on, without FCS; shorter than 60 bytes are padded (see `MacTx`).
     - ``status`` (out): one-cycle pulses for timestamps and statistics.
       ``status.rx`` (receive domain): ``sfd``, ``frame_ok``, ``crc_error``, ``runt``, ``giant``,
-      ``phy_error``, ``preamble_error`` (`MacRx`'s: exactly one of the last six per frame),
+      ``phy_error`` (RGMII: RX_CTL's two halves differ while RX_DV is high),
+      ``preamble_error`` (`MacRx`'s: exactly one of the last six per frame),
       and for MII/RMII ``dribble`` (the frame ended with a partial byte, which was dropped; high
       in the same cycle as that frame's judgement pulse). ``status.tx`` (transmit domain):
       ``sfd``, ``underrun``, ``oversize`` (`MacTx`'s).
@@ -64,11 +86,13 @@ class EthernetPort(wiring.Component):
     - RX SFD: ``status.rx.sfd`` is high in the cycle that starts ``SFD_LATENCY + 1`` cycles after
       the clock edge at which the SFD's last symbol was sampled at the pins (the receive
       adapter's `SFD_LATENCY`: GMII 0, MII 2, RMII 5; plus one for `MacRx`), so
-      ``timestamp - (SFD_LATENCY + 1)`` cycles is the SFD's time at the pins.
+      ``timestamp - (SFD_LATENCY + 1)`` cycles is the SFD's time at the pins. RGMII: the same
+      (0 + 1) from the SDR side; subtract the board's RX latency too (see `rgmii`).
     - RX data: a frame's ``last`` byte leaves on ``rx``, with its judgement pulse, one cycle
       after the adapter's bus shows the frame's end (dv low).
     - TX SFD: the SFD's first symbol is on ``txd`` in the cycle that starts ``PIN_LATENCY``
-      (1) cycles after the cycle in which ``status.tx.sfd`` is high.
+      (1) cycles after the cycle in which ``status.tx.sfd`` is high. RGMII: on the SDR side;
+      the board's TX latency comes on top.
 
     Hazards:
 
@@ -82,21 +106,15 @@ class EthernetPort(wiring.Component):
     """
 
     def __init__(self, phy):
-        if phy not in PHY_TYPES:
-            raise ValueError(f"phy must be one of {sorted(PHY_TYPES)}, not {phy!r}")
+        if phy not in _ALL_PHY_TYPES:
+            raise ValueError(f"phy must be one of {sorted(_ALL_PHY_TYPES)}, not {phy!r}")
         self.phy = phy
-        _, _, width, self.rx_domain, self.tx_domain = PHY_TYPES[phy]
-        dv_pin = "crs_dv" if phy == "rmii" else "rx_dv"
-        rx_status = [name for name in RX_STATUS if name != "dribble" or phy != "gmii"]
-        members = {
-            "rxd": In(width),
-            dv_pin: In(1),
-            "rx_er": In(1),
-            "txd": Out(width),
-            "tx_en": Out(1),
-        }
-        if phy != "rmii":
-            members["tx_er"] = Out(1)
+        _, _, width, self.rx_domain, self.tx_domain = _ALL_PHY_TYPES[phy]
+        self._rx_pins, self._tx_pins = _pin_names(phy)
+        self._dribble = phy in ("mii", "rmii")
+        rx_status = [name for name in RX_STATUS if name != "dribble" or self._dribble]
+        members = {name: In(width if name == "rxd" else 1) for name in self._rx_pins}
+        members.update({name: Out(width if name == "txd" else 1) for name in self._tx_pins})
         members.update({
             "rx": Out(frame_stream(always_ready=True)),
             "tx": In(frame_stream()),
@@ -109,25 +127,20 @@ class EthernetPort(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        rx_cls, tx_cls, _, rx_dom, tx_dom = PHY_TYPES[self.phy]
+        rx_cls, tx_cls, _, rx_dom, tx_dom = _ALL_PHY_TYPES[self.phy]
         m.submodules.rx_phy = rx_phy = rx_cls(domain=rx_dom)
         m.submodules.mac_rx = mac_rx = MacRx(domain=rx_dom)
         m.submodules.mac_tx = mac_tx = MacTx(domain=tx_dom)
         m.submodules.tx_phy = tx_phy = tx_cls(domain=tx_dom)
 
         # Receive: pins -> adapter -> MAC -> rx.
-        dv_pin = "crs_dv" if self.phy == "rmii" else "rx_dv"
-        m.d.comb += [
-            rx_phy.rxd.eq(self.rxd),
-            getattr(rx_phy, dv_pin).eq(getattr(self, dv_pin)),
-            rx_phy.rx_er.eq(self.rx_er),
-        ]
+        m.d.comb += [getattr(rx_phy, name).eq(getattr(self, name)) for name in self._rx_pins]
         wiring.connect(m, rx_phy.bus, mac_rx.phy)
         wiring.connect(m, mac_rx.source, wiring.flipped(self.rx))
         status_rx = self.status.rx
         m.d.comb += [getattr(status_rx, name).eq(getattr(mac_rx, name))
                      for name in RX_STATUS if name != "dribble"]
-        if self.phy != "gmii":
+        if self._dribble:
             # The adapter flags the partial byte with the dv-low byte that ends the frame; the
             # MAC judges the frame a cycle later. Delay it to that cycle.
             dribble = Signal()
@@ -137,13 +150,8 @@ class EthernetPort(wiring.Component):
         # Transmit: tx -> MAC -> adapter -> pins; the adapter's ce paces the MAC.
         wiring.connect(m, wiring.flipped(self.tx), mac_tx.sink)
         wiring.connect(m, mac_tx.phy, tx_phy.bus)
-        m.d.comb += [
-            mac_tx.ce.eq(tx_phy.ce),
-            self.txd.eq(tx_phy.txd),
-            self.tx_en.eq(tx_phy.tx_en),
-        ]
-        if self.phy != "rmii":
-            m.d.comb += self.tx_er.eq(tx_phy.tx_er)
+        m.d.comb += mac_tx.ce.eq(tx_phy.ce)
+        m.d.comb += [getattr(self, name).eq(getattr(tx_phy, name)) for name in self._tx_pins]
         m.d.comb += [getattr(self.status.tx, name).eq(getattr(mac_tx, name))
                      for name in TX_STATUS]
         return m
