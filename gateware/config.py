@@ -4,7 +4,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stagebox.regmap.map import SAMPLE_RATES_HZ, PhyType
+from stagebox.regmap.map import RTP_MATCH_ENTRIES, SAMPLE_RATES_HZ, PhyType
 
 __all__ = ["CoreConfig", "source_revision"]
 
@@ -51,6 +51,9 @@ class CoreConfig:
         for name in ("tx_streams", "rx_streams", "tx_channels", "rx_channels"):
             if not 0 <= getattr(self, name) <= 255:
                 raise ValueError(f"{name} must be in 0..255")
+        if self.rx_streams > RTP_MATCH_ENTRIES:
+            raise ValueError(f"rx_streams must be at most {RTP_MATCH_ENTRIES}, the entries of "
+                             "the MAC's RTP match table")
         unknown = set(self.sample_rates_hz) - set(SAMPLE_RATES_HZ)
         if unknown or not self.sample_rates_hz:
             raise ValueError(f"sample rates must be a non-empty subset of {SAMPLE_RATES_HZ}")

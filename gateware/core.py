@@ -1,19 +1,22 @@
-"""The Stagebox core: register bank, identity, interrupts, the PHY's MDIO master and (CPU-less
-variant) the SPI bridge.
+"""The Stagebox core: register bank, identity, interrupts, the Ethernet MAC with its PHY's MDIO
+master and (CPU-less variant) the SPI bridge.
 
-Later issues add the MAC, clocks, PTP and RTP blocks here; each block owns a window of the
-register map and connects to the bank through its register group.
+Later issues add the clocks, PTP and RTP blocks here; each block owns a window of the register
+map and connects to the bank through its register group.
 """
 
-from amaranth.hdl import Module
+from amaranth.hdl import Module, Mux
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from stagebox.regmap.map import IRQ_SOURCES, STAGEBOX_MAP
+from stagebox.regmap.map import IRQ_SOURCES, MAC_TABLES_BYTES, MAC_TABLES_OFFSET, STAGEBOX_MAP
 
 from . import wishbone
+from .bus_decoder import BusDecoder
 from .config import CoreConfig
+from .eth.mac import IRQ_OUTPUTS, EthernetMac
 from .eth.mdio import MdioMaster
+from .eth.timestamp import FreeRunningWallclock
 from .ident import Identity
 from .irq import InterruptController
 from .regbank import RegisterBank, connect_registers
@@ -29,7 +32,15 @@ class StageboxCore(wiring.Component):
     ``sclk``, ``mosi``, ``cs_n``, ``miso``, ``miso_oe`` and ``irq``; otherwise ``bus`` is a
     Wishbone slave for a SoC (LiteX) and ``irq`` goes to its CPU. Both variants have the PHY
     management pins ``mdc``, ``mdio_i``, ``mdio_o`` and ``mdio_oe`` (a tristate buffer on the
-    board's MDIO line, which idles released and pulled up). Clock domain ``sync``.
+    board's MDIO line, which idles released and pulled up).
+
+    With a PHY (``config.phy`` other than ``"none"``) the core carries `EthernetMac` and has
+    its PHY pins (see `EthernetPort`: ``rxd``, ``rx_dv``/``crs_dv``/``rx_ctl_rise``, ...);
+    the board supplies the PHY clock domains, ``eth_rx`` and ``eth_tx`` (GMII, RGMII, MII) or
+    ``eth`` (RMII), besides ``sync``. Until the PTP-disciplined wallclock exists, frames are
+    stamped with `FreeRunningWallclock` (time since reset). The MAC's PTP and RTP ports wait
+    for the blocks that will use them: frames routed there are dropped and counted as buffer
+    overflows (MAC_RX_PTP_OVERFLOWS, MAC_RX_RTP_OVERFLOWS), and those sources never send.
     """
 
     def __init__(self, config=None, regmap=STAGEBOX_MAP):
@@ -46,6 +57,13 @@ class StageboxCore(wiring.Component):
             })
         else:
             members["bus"] = In(wishbone.Signature(regmap.address_bits - 2))
+        if config.phy != "none":
+            self.mac = EthernetMac(config.phy, sys_clk_hz=config.sys_clk_hz, regmap=regmap)
+            for name, member in self.mac.signature.members.items():
+                if name in self.mac.pin_names:
+                    members[name] = member
+        else:
+            self.mac = None
         super().__init__(members)
 
     def elaborate(self, platform):
@@ -56,24 +74,58 @@ class StageboxCore(wiring.Component):
         m.submodules.irq = irq = InterruptController(self.regmap)
         m.submodules.mdio = mdio = MdioMaster(cfg.sys_clk_hz, regmap=self.regmap)
 
+        # Registers go to the bank; the MAC's tables and packet buffers answer their windows.
+        addr_width = self.regmap.address_bits - 2
+        windows = []
+        if self.mac is not None:
+            pktbuf = self.regmap.block("PKTBUF")
+            mac_base = self.regmap.block("MAC").base
+            windows = [("tables", mac_base + MAC_TABLES_OFFSET, MAC_TABLES_BYTES),
+                       ("pktbuf", pktbuf.base, pktbuf.size)]
+        m.submodules.decoder = decoder = BusDecoder(addr_width, windows)
+        wiring.connect(m, decoder.bank, bank.bus)
+
         wiring.connect(m, bank.ident, ident.regs)
         wiring.connect(m, bank.irq, irq.regs)
         connect_registers(m, bank.mac, mdio.regs)
         m.d.comb += [
             self.mdc.eq(mdio.mdc), mdio.mdio_i.eq(self.mdio_i),
             self.mdio_o.eq(mdio.mdio_o), self.mdio_oe.eq(mdio.mdio_oe),
-            ident.bus_error.eq(bank.bus_error),
-            ident.bus_error_addr.eq(bank.bus_error_addr),
             self.irq.eq(irq.irq),
         ]
         sources = {f.name: f.lsb for f in IRQ_SOURCES}
-        m.d.comb += irq.sources[sources["BUS_ERROR"]].eq(bank.bus_error)
+        bus_error = bank.bus_error
+        bus_error_addr = bank.bus_error_addr
+
+        if self.mac is not None:
+            m.submodules.wallclock = wallclock = FreeRunningWallclock(
+                period_ps=round(1e12 / cfg.sys_clk_hz))
+            m.submodules.mac = mac = self.mac
+            connect_registers(m, bank.mac, mac.regs)
+            wiring.connect(m, decoder.tables, mac.tables)
+            wiring.connect(m, decoder.pktbuf, mac.pktbuf)
+            m.d.comb += mac.time.eq(wallclock.time)
+            for name in mac.pin_names:
+                if mac.signature.members[name].flow == In:
+                    m.d.comb += getattr(mac, name).eq(getattr(self, name))
+                else:
+                    m.d.comb += getattr(self, name).eq(getattr(mac, name))
+            for name in IRQ_OUTPUTS:
+                m.d.comb += irq.sources[sources[name.upper()]].eq(getattr(mac.irq, name))
+            # The packet window answers in the cycle its master still holds the address.
+            bus_error = bank.bus_error | mac.pktbuf_error
+            bus_error_addr = Mux(mac.pktbuf_error, decoder.bus.adr << 2, bank.bus_error_addr)
+        m.d.comb += [
+            ident.bus_error.eq(bus_error),
+            ident.bus_error_addr.eq(bus_error_addr),
+            irq.sources[sources["BUS_ERROR"]].eq(bus_error),
+        ]
 
         if cfg.spi_bridge:
             m.submodules.spi = spi = SpiBridge(sys_clk_hz=cfg.sys_clk_hz,
                                                addr_width=self.regmap.address_bits - 2,
                                                regmap=self.regmap)
-            wiring.connect(m, spi.bus, bank.bus)
+            wiring.connect(m, spi.bus, decoder.bus)
             wiring.connect(m, spi.regs, bank.spi)
             m.d.comb += [
                 spi.sclk.eq(self.sclk), spi.mosi.eq(self.mosi), spi.cs_n.eq(self.cs_n),
@@ -81,6 +133,6 @@ class StageboxCore(wiring.Component):
                 irq.sources[sources["SPI_ERROR"]].eq(spi.error),
             ]
         else:
-            wiring.connect(m, wiring.flipped(self.bus), bank.bus)
+            wiring.connect(m, wiring.flipped(self.bus), decoder.bus)
             # No bridge: its registers read as zero (RW storage in the bank is simply unused).
         return m

@@ -57,6 +57,8 @@ def block_signature(block, prefix="", exclude=None):
     sub-blocks that share one window)."""
     members = {}
     for reg in block.registers:
+        if reg.external:
+            continue     # answered by the block's own memory, not the bank
         if not reg.name.startswith(prefix) or (exclude and reg.name.startswith(exclude)):
             continue
         name, shape = reg.name.lower(), register_shape(reg)
@@ -130,7 +132,7 @@ class RegisterBank(wiring.Component):
 
         decoders = [
             self._storage(m, getattr(self, block.name.lower()), reg, block.base + reg.offset)
-            for block in self.blocks for reg in block.registers
+            for block in self.blocks for reg in block.registers if not reg.external
         ]
         with m.If(access):
             with m.Switch(bus.adr):

@@ -2,7 +2,7 @@
 #ifndef STAGEBOX_REGS_H
 #define STAGEBOX_REGS_H
 
-#define SB_REGMAP_HASH                               0xECA5F4FBu  /* compare with IDENT_REGMAP_HASH */
+#define SB_REGMAP_HASH                               0xDDEEF126u  /* compare with IDENT_REGMAP_HASH */
 #define SB_ADDRESS_BITS                              16
 #define SB_UNMAPPED_READ_VALUE                       0xDEADC0DEu
 
@@ -227,13 +227,13 @@
 #define SB_MAC_STATUS_WIDTH                          32
 #define SB_MAC_STATUS_TX_STAMP_ERROR_SHIFT           0
 #define SB_MAC_STATUS_TX_STAMP_ERROR_MASK            0x00000001u  /* a TX timestamp could not be matched to its frame (sticky until MAC_COUNTERS_CLEAR) */
-/* MAC_RX_LATENCY_NS: read-write, 32 bits. Signed ns added to every RX timestamp: the PHY's receive latency and board delays, to calibrate a board */
+/* MAC_RX_LATENCY_NS: read-write, 24 bits. Nanoseconds added to every RX timestamp, signed (24-bit two's complement, +/-8.38 ms): the PHY's receive latency and board delays, to calibrate a board. RX stamps are the SFD's last symbol at the FPGA's pins plus this */
 #define SB_MAC_RX_LATENCY_NS_ADDR                    0x1010u
-#define SB_MAC_RX_LATENCY_NS_WIDTH                   32
+#define SB_MAC_RX_LATENCY_NS_WIDTH                   24
 #define SB_MAC_RX_LATENCY_NS_RESET                   0x00000000u
-/* MAC_TX_LATENCY_NS: read-write, 32 bits. Signed ns added to every TX timestamp: the PHY's transmit latency and board delays */
+/* MAC_TX_LATENCY_NS: read-write, 24 bits. Nanoseconds added to every TX timestamp, signed (24-bit two's complement): the PHY's transmit latency and board delays. TX stamps are the SFD's first symbol at the FPGA's pins plus this */
 #define SB_MAC_TX_LATENCY_NS_ADDR                    0x1014u
-#define SB_MAC_TX_LATENCY_NS_WIDTH                   32
+#define SB_MAC_TX_LATENCY_NS_WIDTH                   24
 #define SB_MAC_TX_LATENCY_NS_RESET                   0x00000000u
 /* MAC_COUNTERS_CLEAR: write strobe (reads as 0), 1 bits. Write 1 to zero every MAC counter and MAC_STATUS.TX_STAMP_ERROR */
 #define SB_MAC_COUNTERS_CLEAR_ADDR                   0x1018u
@@ -367,82 +367,73 @@
 /* MAC_CP_TX_REJECTS: read-only, 16 bits. MAC_CP_TX_SEND writes refused: no slot queued, or a bad LENGTH; saturates at all ones */
 #define SB_MAC_CP_TX_REJECTS_ADDR                    0x115Cu
 #define SB_MAC_CP_TX_REJECTS_WIDTH                   16
-/* MAC_MCAST_0: read-write, 49 bits. Multicast address table entry 0 */
+/* MAC_MCAST_0: read-write, 49 bits. Multicast address table entry 0 (held in the classifier's memory: words are accessed one at a time, so write the word with ENABLE last) */
 #define SB_MAC_MCAST_0_ADDR                          0x1200u
 #define SB_MAC_MCAST_0_WIDTH                         49
-#define SB_MAC_MCAST_0_WORDS                         2  /* snapshot: first word first */
 #define SB_MAC_MCAST_0_RESET                         0x0000000000000000u
 #define SB_MAC_MCAST_0_ADDRESS_SHIFT                 0
 #define SB_MAC_MCAST_0_ADDRESS_MASK                  0x0000FFFFFFFFFFFFu  /* a multicast MAC address to accept; first byte on the wire in bits 47:40 */
 #define SB_MAC_MCAST_0_ENABLE_SHIFT                  48
 #define SB_MAC_MCAST_0_ENABLE_MASK                   0x0001000000000000u  /* entry in use */
-/* MAC_MCAST_1: read-write, 49 bits. Multicast address table entry 1 */
+/* MAC_MCAST_1: read-write, 49 bits. Multicast address table entry 1 (held in the classifier's memory: words are accessed one at a time, so write the word with ENABLE last) */
 #define SB_MAC_MCAST_1_ADDR                          0x1208u
 #define SB_MAC_MCAST_1_WIDTH                         49
-#define SB_MAC_MCAST_1_WORDS                         2  /* snapshot: first word first */
 #define SB_MAC_MCAST_1_RESET                         0x0000000000000000u
 #define SB_MAC_MCAST_1_ADDRESS_SHIFT                 0
 #define SB_MAC_MCAST_1_ADDRESS_MASK                  0x0000FFFFFFFFFFFFu  /* a multicast MAC address to accept; first byte on the wire in bits 47:40 */
 #define SB_MAC_MCAST_1_ENABLE_SHIFT                  48
 #define SB_MAC_MCAST_1_ENABLE_MASK                   0x0001000000000000u  /* entry in use */
-/* MAC_MCAST_2: read-write, 49 bits. Multicast address table entry 2 */
+/* MAC_MCAST_2: read-write, 49 bits. Multicast address table entry 2 (held in the classifier's memory: words are accessed one at a time, so write the word with ENABLE last) */
 #define SB_MAC_MCAST_2_ADDR                          0x1210u
 #define SB_MAC_MCAST_2_WIDTH                         49
-#define SB_MAC_MCAST_2_WORDS                         2  /* snapshot: first word first */
 #define SB_MAC_MCAST_2_RESET                         0x0000000000000000u
 #define SB_MAC_MCAST_2_ADDRESS_SHIFT                 0
 #define SB_MAC_MCAST_2_ADDRESS_MASK                  0x0000FFFFFFFFFFFFu  /* a multicast MAC address to accept; first byte on the wire in bits 47:40 */
 #define SB_MAC_MCAST_2_ENABLE_SHIFT                  48
 #define SB_MAC_MCAST_2_ENABLE_MASK                   0x0001000000000000u  /* entry in use */
-/* MAC_MCAST_3: read-write, 49 bits. Multicast address table entry 3 */
+/* MAC_MCAST_3: read-write, 49 bits. Multicast address table entry 3 (held in the classifier's memory: words are accessed one at a time, so write the word with ENABLE last) */
 #define SB_MAC_MCAST_3_ADDR                          0x1218u
 #define SB_MAC_MCAST_3_WIDTH                         49
-#define SB_MAC_MCAST_3_WORDS                         2  /* snapshot: first word first */
 #define SB_MAC_MCAST_3_RESET                         0x0000000000000000u
 #define SB_MAC_MCAST_3_ADDRESS_SHIFT                 0
 #define SB_MAC_MCAST_3_ADDRESS_MASK                  0x0000FFFFFFFFFFFFu  /* a multicast MAC address to accept; first byte on the wire in bits 47:40 */
 #define SB_MAC_MCAST_3_ENABLE_SHIFT                  48
 #define SB_MAC_MCAST_3_ENABLE_MASK                   0x0001000000000000u  /* entry in use */
-/* MAC_MCAST_4: read-write, 49 bits. Multicast address table entry 4 */
+/* MAC_MCAST_4: read-write, 49 bits. Multicast address table entry 4 (held in the classifier's memory: words are accessed one at a time, so write the word with ENABLE last) */
 #define SB_MAC_MCAST_4_ADDR                          0x1220u
 #define SB_MAC_MCAST_4_WIDTH                         49
-#define SB_MAC_MCAST_4_WORDS                         2  /* snapshot: first word first */
 #define SB_MAC_MCAST_4_RESET                         0x0000000000000000u
 #define SB_MAC_MCAST_4_ADDRESS_SHIFT                 0
 #define SB_MAC_MCAST_4_ADDRESS_MASK                  0x0000FFFFFFFFFFFFu  /* a multicast MAC address to accept; first byte on the wire in bits 47:40 */
 #define SB_MAC_MCAST_4_ENABLE_SHIFT                  48
 #define SB_MAC_MCAST_4_ENABLE_MASK                   0x0001000000000000u  /* entry in use */
-/* MAC_MCAST_5: read-write, 49 bits. Multicast address table entry 5 */
+/* MAC_MCAST_5: read-write, 49 bits. Multicast address table entry 5 (held in the classifier's memory: words are accessed one at a time, so write the word with ENABLE last) */
 #define SB_MAC_MCAST_5_ADDR                          0x1228u
 #define SB_MAC_MCAST_5_WIDTH                         49
-#define SB_MAC_MCAST_5_WORDS                         2  /* snapshot: first word first */
 #define SB_MAC_MCAST_5_RESET                         0x0000000000000000u
 #define SB_MAC_MCAST_5_ADDRESS_SHIFT                 0
 #define SB_MAC_MCAST_5_ADDRESS_MASK                  0x0000FFFFFFFFFFFFu  /* a multicast MAC address to accept; first byte on the wire in bits 47:40 */
 #define SB_MAC_MCAST_5_ENABLE_SHIFT                  48
 #define SB_MAC_MCAST_5_ENABLE_MASK                   0x0001000000000000u  /* entry in use */
-/* MAC_MCAST_6: read-write, 49 bits. Multicast address table entry 6 */
+/* MAC_MCAST_6: read-write, 49 bits. Multicast address table entry 6 (held in the classifier's memory: words are accessed one at a time, so write the word with ENABLE last) */
 #define SB_MAC_MCAST_6_ADDR                          0x1230u
 #define SB_MAC_MCAST_6_WIDTH                         49
-#define SB_MAC_MCAST_6_WORDS                         2  /* snapshot: first word first */
 #define SB_MAC_MCAST_6_RESET                         0x0000000000000000u
 #define SB_MAC_MCAST_6_ADDRESS_SHIFT                 0
 #define SB_MAC_MCAST_6_ADDRESS_MASK                  0x0000FFFFFFFFFFFFu  /* a multicast MAC address to accept; first byte on the wire in bits 47:40 */
 #define SB_MAC_MCAST_6_ENABLE_SHIFT                  48
 #define SB_MAC_MCAST_6_ENABLE_MASK                   0x0001000000000000u  /* entry in use */
-/* MAC_MCAST_7: read-write, 49 bits. Multicast address table entry 7 */
+/* MAC_MCAST_7: read-write, 49 bits. Multicast address table entry 7 (held in the classifier's memory: words are accessed one at a time, so write the word with ENABLE last) */
 #define SB_MAC_MCAST_7_ADDR                          0x1238u
 #define SB_MAC_MCAST_7_WIDTH                         49
-#define SB_MAC_MCAST_7_WORDS                         2  /* snapshot: first word first */
 #define SB_MAC_MCAST_7_RESET                         0x0000000000000000u
 #define SB_MAC_MCAST_7_ADDRESS_SHIFT                 0
 #define SB_MAC_MCAST_7_ADDRESS_MASK                  0x0000FFFFFFFFFFFFu  /* a multicast MAC address to accept; first byte on the wire in bits 47:40 */
 #define SB_MAC_MCAST_7_ENABLE_SHIFT                  48
 #define SB_MAC_MCAST_7_ENABLE_MASK                   0x0001000000000000u  /* entry in use */
-/* MAC_RTP_MATCH_0: read-write, 49 bits. RTP stream match entry 0: frames to this IPv4 address and UDP port go to the RTP receiver as stream 0 */
+/* MAC_RTP_MATCH_0: read-write, 49 bits. RTP stream match entry 0: frames to this IPv4 address and UDP port go to the RTP receiver as stream 0 (held in the classifier's memory: words are accessed one at a time, so write the word with ENABLE last) */
 #define SB_MAC_RTP_MATCH_0_ADDR                      0x1280u
 #define SB_MAC_RTP_MATCH_0_WIDTH                     49
-#define SB_MAC_RTP_MATCH_0_WORDS                     2  /* snapshot: first word first */
 #define SB_MAC_RTP_MATCH_0_RESET                     0x0000000000000000u
 #define SB_MAC_RTP_MATCH_0_IP_SHIFT                  0
 #define SB_MAC_RTP_MATCH_0_IP_MASK                   0x00000000FFFFFFFFu  /* destination IPv4 address; first byte on the wire in bits 31:24 */
@@ -450,10 +441,9 @@
 #define SB_MAC_RTP_MATCH_0_PORT_MASK                 0x0000FFFF00000000u  /* destination UDP port */
 #define SB_MAC_RTP_MATCH_0_ENABLE_SHIFT              48
 #define SB_MAC_RTP_MATCH_0_ENABLE_MASK               0x0001000000000000u  /* entry in use */
-/* MAC_RTP_MATCH_1: read-write, 49 bits. RTP stream match entry 1: frames to this IPv4 address and UDP port go to the RTP receiver as stream 1 */
+/* MAC_RTP_MATCH_1: read-write, 49 bits. RTP stream match entry 1: frames to this IPv4 address and UDP port go to the RTP receiver as stream 1 (held in the classifier's memory: words are accessed one at a time, so write the word with ENABLE last) */
 #define SB_MAC_RTP_MATCH_1_ADDR                      0x1288u
 #define SB_MAC_RTP_MATCH_1_WIDTH                     49
-#define SB_MAC_RTP_MATCH_1_WORDS                     2  /* snapshot: first word first */
 #define SB_MAC_RTP_MATCH_1_RESET                     0x0000000000000000u
 #define SB_MAC_RTP_MATCH_1_IP_SHIFT                  0
 #define SB_MAC_RTP_MATCH_1_IP_MASK                   0x00000000FFFFFFFFu  /* destination IPv4 address; first byte on the wire in bits 31:24 */
@@ -461,10 +451,9 @@
 #define SB_MAC_RTP_MATCH_1_PORT_MASK                 0x0000FFFF00000000u  /* destination UDP port */
 #define SB_MAC_RTP_MATCH_1_ENABLE_SHIFT              48
 #define SB_MAC_RTP_MATCH_1_ENABLE_MASK               0x0001000000000000u  /* entry in use */
-/* MAC_RTP_MATCH_2: read-write, 49 bits. RTP stream match entry 2: frames to this IPv4 address and UDP port go to the RTP receiver as stream 2 */
+/* MAC_RTP_MATCH_2: read-write, 49 bits. RTP stream match entry 2: frames to this IPv4 address and UDP port go to the RTP receiver as stream 2 (held in the classifier's memory: words are accessed one at a time, so write the word with ENABLE last) */
 #define SB_MAC_RTP_MATCH_2_ADDR                      0x1290u
 #define SB_MAC_RTP_MATCH_2_WIDTH                     49
-#define SB_MAC_RTP_MATCH_2_WORDS                     2  /* snapshot: first word first */
 #define SB_MAC_RTP_MATCH_2_RESET                     0x0000000000000000u
 #define SB_MAC_RTP_MATCH_2_IP_SHIFT                  0
 #define SB_MAC_RTP_MATCH_2_IP_MASK                   0x00000000FFFFFFFFu  /* destination IPv4 address; first byte on the wire in bits 31:24 */
@@ -472,10 +461,9 @@
 #define SB_MAC_RTP_MATCH_2_PORT_MASK                 0x0000FFFF00000000u  /* destination UDP port */
 #define SB_MAC_RTP_MATCH_2_ENABLE_SHIFT              48
 #define SB_MAC_RTP_MATCH_2_ENABLE_MASK               0x0001000000000000u  /* entry in use */
-/* MAC_RTP_MATCH_3: read-write, 49 bits. RTP stream match entry 3: frames to this IPv4 address and UDP port go to the RTP receiver as stream 3 */
+/* MAC_RTP_MATCH_3: read-write, 49 bits. RTP stream match entry 3: frames to this IPv4 address and UDP port go to the RTP receiver as stream 3 (held in the classifier's memory: words are accessed one at a time, so write the word with ENABLE last) */
 #define SB_MAC_RTP_MATCH_3_ADDR                      0x1298u
 #define SB_MAC_RTP_MATCH_3_WIDTH                     49
-#define SB_MAC_RTP_MATCH_3_WORDS                     2  /* snapshot: first word first */
 #define SB_MAC_RTP_MATCH_3_RESET                     0x0000000000000000u
 #define SB_MAC_RTP_MATCH_3_IP_SHIFT                  0
 #define SB_MAC_RTP_MATCH_3_IP_MASK                   0x00000000FFFFFFFFu  /* destination IPv4 address; first byte on the wire in bits 31:24 */
@@ -483,10 +471,9 @@
 #define SB_MAC_RTP_MATCH_3_PORT_MASK                 0x0000FFFF00000000u  /* destination UDP port */
 #define SB_MAC_RTP_MATCH_3_ENABLE_SHIFT              48
 #define SB_MAC_RTP_MATCH_3_ENABLE_MASK               0x0001000000000000u  /* entry in use */
-/* MAC_RTP_MATCH_4: read-write, 49 bits. RTP stream match entry 4: frames to this IPv4 address and UDP port go to the RTP receiver as stream 4 */
+/* MAC_RTP_MATCH_4: read-write, 49 bits. RTP stream match entry 4: frames to this IPv4 address and UDP port go to the RTP receiver as stream 4 (held in the classifier's memory: words are accessed one at a time, so write the word with ENABLE last) */
 #define SB_MAC_RTP_MATCH_4_ADDR                      0x12A0u
 #define SB_MAC_RTP_MATCH_4_WIDTH                     49
-#define SB_MAC_RTP_MATCH_4_WORDS                     2  /* snapshot: first word first */
 #define SB_MAC_RTP_MATCH_4_RESET                     0x0000000000000000u
 #define SB_MAC_RTP_MATCH_4_IP_SHIFT                  0
 #define SB_MAC_RTP_MATCH_4_IP_MASK                   0x00000000FFFFFFFFu  /* destination IPv4 address; first byte on the wire in bits 31:24 */
@@ -494,10 +481,9 @@
 #define SB_MAC_RTP_MATCH_4_PORT_MASK                 0x0000FFFF00000000u  /* destination UDP port */
 #define SB_MAC_RTP_MATCH_4_ENABLE_SHIFT              48
 #define SB_MAC_RTP_MATCH_4_ENABLE_MASK               0x0001000000000000u  /* entry in use */
-/* MAC_RTP_MATCH_5: read-write, 49 bits. RTP stream match entry 5: frames to this IPv4 address and UDP port go to the RTP receiver as stream 5 */
+/* MAC_RTP_MATCH_5: read-write, 49 bits. RTP stream match entry 5: frames to this IPv4 address and UDP port go to the RTP receiver as stream 5 (held in the classifier's memory: words are accessed one at a time, so write the word with ENABLE last) */
 #define SB_MAC_RTP_MATCH_5_ADDR                      0x12A8u
 #define SB_MAC_RTP_MATCH_5_WIDTH                     49
-#define SB_MAC_RTP_MATCH_5_WORDS                     2  /* snapshot: first word first */
 #define SB_MAC_RTP_MATCH_5_RESET                     0x0000000000000000u
 #define SB_MAC_RTP_MATCH_5_IP_SHIFT                  0
 #define SB_MAC_RTP_MATCH_5_IP_MASK                   0x00000000FFFFFFFFu  /* destination IPv4 address; first byte on the wire in bits 31:24 */
@@ -505,10 +491,9 @@
 #define SB_MAC_RTP_MATCH_5_PORT_MASK                 0x0000FFFF00000000u  /* destination UDP port */
 #define SB_MAC_RTP_MATCH_5_ENABLE_SHIFT              48
 #define SB_MAC_RTP_MATCH_5_ENABLE_MASK               0x0001000000000000u  /* entry in use */
-/* MAC_RTP_MATCH_6: read-write, 49 bits. RTP stream match entry 6: frames to this IPv4 address and UDP port go to the RTP receiver as stream 6 */
+/* MAC_RTP_MATCH_6: read-write, 49 bits. RTP stream match entry 6: frames to this IPv4 address and UDP port go to the RTP receiver as stream 6 (held in the classifier's memory: words are accessed one at a time, so write the word with ENABLE last) */
 #define SB_MAC_RTP_MATCH_6_ADDR                      0x12B0u
 #define SB_MAC_RTP_MATCH_6_WIDTH                     49
-#define SB_MAC_RTP_MATCH_6_WORDS                     2  /* snapshot: first word first */
 #define SB_MAC_RTP_MATCH_6_RESET                     0x0000000000000000u
 #define SB_MAC_RTP_MATCH_6_IP_SHIFT                  0
 #define SB_MAC_RTP_MATCH_6_IP_MASK                   0x00000000FFFFFFFFu  /* destination IPv4 address; first byte on the wire in bits 31:24 */
@@ -516,10 +501,9 @@
 #define SB_MAC_RTP_MATCH_6_PORT_MASK                 0x0000FFFF00000000u  /* destination UDP port */
 #define SB_MAC_RTP_MATCH_6_ENABLE_SHIFT              48
 #define SB_MAC_RTP_MATCH_6_ENABLE_MASK               0x0001000000000000u  /* entry in use */
-/* MAC_RTP_MATCH_7: read-write, 49 bits. RTP stream match entry 7: frames to this IPv4 address and UDP port go to the RTP receiver as stream 7 */
+/* MAC_RTP_MATCH_7: read-write, 49 bits. RTP stream match entry 7: frames to this IPv4 address and UDP port go to the RTP receiver as stream 7 (held in the classifier's memory: words are accessed one at a time, so write the word with ENABLE last) */
 #define SB_MAC_RTP_MATCH_7_ADDR                      0x12B8u
 #define SB_MAC_RTP_MATCH_7_WIDTH                     49
-#define SB_MAC_RTP_MATCH_7_WORDS                     2  /* snapshot: first word first */
 #define SB_MAC_RTP_MATCH_7_RESET                     0x0000000000000000u
 #define SB_MAC_RTP_MATCH_7_IP_SHIFT                  0
 #define SB_MAC_RTP_MATCH_7_IP_MASK                   0x00000000FFFFFFFFu  /* destination IPv4 address; first byte on the wire in bits 31:24 */

@@ -21,7 +21,7 @@ from .mii import MiiRx, MiiTx
 from .rgmii import RgmiiRx, RgmiiTx
 from .rmii import RmiiRx, RmiiTx
 
-__all__ = ["EthernetPort", "PHY_TYPES", "DDR_PHY_TYPES", "RX_STATUS", "TX_STATUS"]
+__all__ = ["EthernetPort", "PHY_TYPES", "DDR_PHY_TYPES", "ALL_PHY_TYPES", "RX_STATUS", "TX_STATUS"]
 
 #: phy -> (receive adapter, transmit adapter, symbol width, receive domain, transmit domain).
 PHY_TYPES = {
@@ -33,7 +33,7 @@ PHY_TYPES = {
 DDR_PHY_TYPES = {
     "rgmii": (RgmiiRx, RgmiiTx, 8, "eth_rx", "eth_tx"),
 }
-_ALL_PHY_TYPES = PHY_TYPES | DDR_PHY_TYPES
+ALL_PHY_TYPES = PHY_TYPES | DDR_PHY_TYPES
 
 #: The receive status pulses, in this order (``dribble`` only for MII and RMII).
 RX_STATUS = ("sfd", "frame_ok", "crc_error", "runt", "giant", "phy_error", "preamble_error",
@@ -106,10 +106,10 @@ class EthernetPort(wiring.Component):
     """
 
     def __init__(self, phy):
-        if phy not in _ALL_PHY_TYPES:
-            raise ValueError(f"phy must be one of {sorted(_ALL_PHY_TYPES)}, not {phy!r}")
+        if phy not in ALL_PHY_TYPES:
+            raise ValueError(f"phy must be one of {sorted(ALL_PHY_TYPES)}, not {phy!r}")
         self.phy = phy
-        _, _, width, self.rx_domain, self.tx_domain = _ALL_PHY_TYPES[phy]
+        _, _, width, self.rx_domain, self.tx_domain = ALL_PHY_TYPES[phy]
         self._rx_pins, self._tx_pins = _pin_names(phy)
         self._dribble = phy in ("mii", "rmii")
         rx_status = [name for name in RX_STATUS if name != "dribble" or self._dribble]
@@ -127,7 +127,7 @@ class EthernetPort(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        rx_cls, tx_cls, _, rx_dom, tx_dom = _ALL_PHY_TYPES[self.phy]
+        rx_cls, tx_cls, _, rx_dom, tx_dom = ALL_PHY_TYPES[self.phy]
         m.submodules.rx_phy = rx_phy = rx_cls(domain=rx_dom)
         m.submodules.mac_rx = mac_rx = MacRx(domain=rx_dom)
         m.submodules.mac_tx = mac_tx = MacTx(domain=tx_dom)

@@ -110,7 +110,11 @@ class SfdTimestamper(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        compensated = ptp_add_ns(m, self.time, -self.latency_ns, name="compensated")
+        if self.latency_ns == 0:
+            # Nothing to move: a plain capture (callers may fold the latency in elsewhere).
+            compensated = self.time
+        else:
+            compensated = ptp_add_ns(m, self.time, -self.latency_ns, name="compensated")
         m.d[self._domain] += self.stamp_valid.eq(self.sfd)
         with m.If(self.sfd):
             m.d[self._domain] += self.stamp.eq(compensated)

@@ -328,10 +328,13 @@ def _ooc_block(block, module, ports, *, cwd, freq_mhz, timings):
 #: Designs the report can synthesize besides the core: the Ethernet port (PHY adapter + MAC)
 #: of each interface type, all of its clock domains renamed to the one constrained clock.
 ETH_DESIGNS = ("eth-gmii", "eth-mii", "eth-rmii")
+#: The whole MAC subsystem of each interface type with its registers (`MacBench`): the issue's
+#: "MAC + classifier + arbiter + buffers" is its ``mac`` block.
+MAC_DESIGNS = ("mac-gmii", "mac-rgmii", "mac-mii", "mac-rmii")
 
 
 def _design(name, config):
-    """The elaboratable called `name` ("core" or one of `ETH_DESIGNS`)."""
+    """The elaboratable called `name` ("core", or one of `ETH_DESIGNS` or `MAC_DESIGNS`)."""
     if name == "core":
         from stagebox.gateware.core import StageboxCore
         return StageboxCore(config)
@@ -342,6 +345,9 @@ def _design(name, config):
         port = EthernetPort(name.removeprefix("eth-"))
         renamed = DomainRenamer({port.rx_domain: "sync", port.tx_domain: "sync"})(port)
         return renamed, port
+    if name in MAC_DESIGNS:
+        from .mac_bench import MacBench
+        return MacBench(name.removeprefix("mac-"), sys_clk_hz=config.sys_clk_hz)
     raise ValueError(f"unknown design {name!r}")
 
 
@@ -556,9 +562,11 @@ def add_arguments(parser):
                         help="keep the tool runs and logs here (default: a temporary folder)")
     parser.add_argument("--family", action="append", choices=("gowin", "cyclone10lp"),
                         help="restrict to these families (repeatable; default both)")
-    parser.add_argument("--design", choices=("core",) + ETH_DESIGNS, default="core",
-                        help="what to synthesize: the core (default) or an Ethernet port "
-                             "(PHY adapter + MAC, constrained at --sys-clk-mhz)")
+    parser.add_argument("--design", choices=("core",) + ETH_DESIGNS + MAC_DESIGNS,
+                        default="core",
+                        help="what to synthesize: the core (default), an Ethernet port "
+                             "(eth-*: PHY adapter + MAC) or the MAC subsystem with its "
+                             "registers (mac-*), all constrained at --sys-clk-mhz")
     return parser
 
 

@@ -2,7 +2,7 @@
 
 from .reginfo import FieldInfo, RegisterInfo
 
-REGMAP_HASH = 0xECA5F4FB
+REGMAP_HASH = 0xDDEEF126
 ADDRESS_BITS = 16
 UNMAPPED_READ_VALUE = 0xDEADC0DE
 
@@ -128,11 +128,11 @@ REGISTERS = {
         (FieldInfo("TX_STAMP_ERROR", 0, 1),),
     ),
     "MAC_RX_LATENCY_NS": RegisterInfo(
-        "MAC_RX_LATENCY_NS", 0x1010, 32, "rw", 0x00000000,
+        "MAC_RX_LATENCY_NS", 0x1010, 24, "rw", 0x00000000,
         (),
     ),
     "MAC_TX_LATENCY_NS": RegisterInfo(
-        "MAC_TX_LATENCY_NS", 0x1014, 32, "rw", 0x00000000,
+        "MAC_TX_LATENCY_NS", 0x1014, 24, "rw", 0x00000000,
         (),
     ),
     "MAC_COUNTERS_CLEAR": RegisterInfo(

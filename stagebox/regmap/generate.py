@@ -93,7 +93,8 @@ def _python(regmap):
                    f'{reg.width}, "{reg.access.value}", {_hex(reg.reset)},')
         out.append(f"        ({fields}{',' if len(reg.fields) == 1 else ''}),")
         out.append("    ),")
-    out += ["}", "", "#: Memory windows: name -> (byte address, size in bytes, access).", "WINDOWS = {"]
+    out += ["}", "", "#: Memory windows: name -> (byte address, size in bytes, access).",
+            "WINDOWS = {"]
     for block in sorted(regmap.blocks, key=lambda b: b.base):
         for win in sorted(block.windows, key=lambda w: w.offset):
             out.append(f'    "{block.name}_{win.name}": ({_hex(block.base + win.offset, 4)}, '

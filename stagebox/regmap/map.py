@@ -11,7 +11,8 @@ from .model import Access, Block, Field, Register, RegisterMap, Window
 
 __all__ = ["STAGEBOX_MAP", "MAGIC", "PhyType", "IRQ_SOURCES", "SPI_COUNTERS", "SAMPLE_RATES_HZ",
            "MDIO_OP_WRITE", "MDIO_OP_READ", "MAC_COUNTERS", "MCAST_ENTRIES", "RTP_MATCH_ENTRIES",
-           "PKTBUF_RX_OFFSET", "PKTBUF_TX_OFFSET", "PKTBUF_WINDOW_BYTES", "DEFAULT_MAC_ADDRESS"]
+           "PKTBUF_RX_OFFSET", "PKTBUF_TX_OFFSET", "PKTBUF_WINDOW_BYTES", "DEFAULT_MAC_ADDRESS",
+           "MAC_TABLES_OFFSET", "MAC_TABLES_BYTES"]
 
 #: ASCII "SBOX": the first thing a host checks.
 MAGIC = 0x53424F58
@@ -148,6 +149,11 @@ DEFAULT_MAC_ADDRESS = 0x0253424F5800
 #: Entries of the multicast address table and of the RTP match table.
 MCAST_ENTRIES = 8
 RTP_MATCH_ENTRIES = 8
+#: The tables live in the classifier's memory, in this 0x100-byte part of the MAC window.
+MAC_TABLES_OFFSET = 0x200
+MAC_TABLES_BYTES = 0x100
+_TABLE_NOTE = (" (held in the classifier's memory: words are accessed one at a time, so write "
+               "the word with ENABLE last)")
 
 #: MAC statistics counters: (name, bits, description). 32-bit ones count traffic and wrap;
 #: 16-bit ones count errors and saturate. All of them are zeroed by MAC_COUNTERS_CLEAR.
@@ -219,12 +225,14 @@ _MAC = Block(
             Field("TX_STAMP_ERROR", 0, 1, "a TX timestamp could not be matched to its frame "
                                           "(sticky until MAC_COUNTERS_CLEAR)"),
         )),
-        Register("RX_LATENCY_NS", 0x010, 32, Access.RW,
-                 "Signed ns added to every RX timestamp: the PHY's receive latency and board "
-                 "delays, to calibrate a board"),
-        Register("TX_LATENCY_NS", 0x014, 32, Access.RW,
-                 "Signed ns added to every TX timestamp: the PHY's transmit latency and board "
-                 "delays"),
+        Register("RX_LATENCY_NS", 0x010, 24, Access.RW,
+                 "Nanoseconds added to every RX timestamp, signed (24-bit two's complement, "
+                 "+/-8.38 ms): the PHY's receive latency and board delays, to calibrate a "
+                 "board. RX stamps are the SFD's last symbol at the FPGA's pins plus this"),
+        Register("TX_LATENCY_NS", 0x014, 24, Access.RW,
+                 "Nanoseconds added to every TX timestamp, signed (24-bit two's complement): "
+                 "the PHY's transmit latency and board delays. TX stamps are the SFD's first "
+                 "symbol at the FPGA's pins plus this"),
         Register("COUNTERS_CLEAR", 0x018, 1, Access.WS,
                  "Write 1 to zero every MAC counter and MAC_STATUS.TX_STAMP_ERROR"),
         Register("CP_GEOMETRY", 0x01C, 32, Access.RO, "Control-plane packet buffer geometry",
@@ -259,15 +267,15 @@ _MAC = Block(
         _stamp_register("CP_TX_STAMP", 0x040,
                         "SFD time of the last control-plane frame sent with STAMP"),
         *_mac_counter_registers(),
-        *(Register(f"MCAST_{i}", 0x200 + 8 * i, 49, Access.RW,
-                   f"Multicast address table entry {i}", fields=(
+        *(Register(f"MCAST_{i}", MAC_TABLES_OFFSET + 8 * i, 49, Access.RW,
+                   f"Multicast address table entry {i}{_TABLE_NOTE}", external=True, fields=(
                        Field("ADDRESS", 0, 48, "a multicast MAC address to accept; first byte "
                                                "on the wire in bits 47:40"),
                        Field("ENABLE", 48, 1, "entry in use"),
                    )) for i in range(MCAST_ENTRIES)),
-        *(Register(f"RTP_MATCH_{i}", 0x280 + 8 * i, 49, Access.RW,
+        *(Register(f"RTP_MATCH_{i}", MAC_TABLES_OFFSET + 0x80 + 8 * i, 49, Access.RW,
                    f"RTP stream match entry {i}: frames to this IPv4 address and UDP port go to "
-                   f"the RTP receiver as stream {i}", fields=(
+                   f"the RTP receiver as stream {i}{_TABLE_NOTE}", external=True, fields=(
                        Field("IP", 0, 32, "destination IPv4 address; first byte on the wire in "
                                           "bits 31:24"),
                        Field("PORT", 32, 16, "destination UDP port"),

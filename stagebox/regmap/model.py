@@ -81,6 +81,9 @@ class Register:
     desc: str
     reset: int = 0
     fields: tuple[Field, ...] = ()
+    #: Held in the owning block's memory, not in the register bank: the bus reads and writes
+    #: its words one at a time (no snapshot, no staging). Tables use this.
+    external: bool = False
 
     def __post_init__(self):
         if not _IDENTIFIER.match(self.name):
@@ -118,7 +121,7 @@ class Register:
     @property
     def snapshot(self):
         """Whether the register needs the snapshot / staged access order (wider than a word)."""
-        return self.words > 1
+        return self.words > 1 and not self.external
 
     def field(self, name):
         for f in self.fields:
@@ -249,7 +252,7 @@ class RegisterMap:
         for block, reg in self.registers():
             lines.append(
                 f"{block.name}_{reg.name} {block.base + reg.offset:#x} {reg.width} "
-                f"{reg.access.value} {reg.reset:#x} "
+                f"{reg.access.value}{' ext' if reg.external else ''} {reg.reset:#x} "
                 + " ".join(f"{f.name}:{f.lsb}:{f.width}" for f in reg.fields)
             )
         for block in sorted(self.blocks, key=lambda b: b.base):
