@@ -11,6 +11,7 @@ written from the register settings each test makes.
 import struct
 import zlib
 
+from amaranth.hdl import Cat
 from amaranth.sim import Simulator
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import ARP, Ether
@@ -92,7 +93,7 @@ class Wire:
         self.queue.append((wire, gap))
 
     def symbols(self, wire):
-        if self.phy == "gmii":
+        if self.phy in ("gmii", "rgmii"):
             return [(b, b == SFD and i == len(WIRE_PREAMBLE) - 1) for i, b in enumerate(wire)]
         out = []
         for i, byte in enumerate(wire):
@@ -102,8 +103,12 @@ class Wire:
 
     async def rx_driver(self, ctx):
         core = self.core
-        dv = core.rx_dv if self.phy == "gmii" else core.crs_dv
-        per_byte = 1 if self.phy == "gmii" else 4
+        # RGMII on the SDR side: RX_CTL is dv at both edges (no error), as the board delivers.
+        if self.phy == "rgmii":
+            dv = Cat(core.rx_ctl_rise, core.rx_ctl_fall)
+        else:
+            dv = core.crs_dv if self.phy == "rmii" else core.rx_dv
+        per_byte = 4 if self.phy == "rmii" else 1
         while True:
             if not self.queue:
                 await ctx.tick(self.rx_dom)
@@ -116,7 +121,7 @@ class Wire:
                 self.rx_cycle += 1
             for symbol, is_sfd in self.symbols(wire):
                 ctx.set(core.rxd, symbol)
-                ctx.set(dv, 1)
+                ctx.set(dv, (1 << len(dv)) - 1)
                 await ctx.tick(self.rx_dom)
                 if is_sfd:
                     self.rx_sfd_cycles.append(self.rx_cycle)
@@ -128,11 +133,13 @@ class Wire:
         core = self.core
         current, start = None, None
         bits = []
-        async for _, _, en, txd in ctx.tick(self.tx_dom).sample(core.tx_en, core.txd):
+        tx_en = core.tx_ctl_rise if self.phy == "rgmii" else core.tx_en
+        per_byte = 4 if self.phy == "rmii" else 1
+        async for _, _, en, txd in ctx.tick(self.tx_dom).sample(tx_en, core.txd):
             if en:
                 if current is None:
                     current, start, bits = bytearray(), self.tx_cycle, []
-                if self.phy == "gmii":
+                if self.phy != "rmii":
                     current.append(txd)
                 else:
                     bits.append(txd)
@@ -140,7 +147,7 @@ class Wire:
                         current.append(sum(d << (2 * k) for k, d in enumerate(bits)))
                         bits = []
             elif current is not None:
-                sfd_at = start + current.index(SFD) * (1 if self.phy == "gmii" else 4)
+                sfd_at = start + current.index(SFD) * per_byte
                 self.sent.append((bytes(current), sfd_at))
                 current = None
             self.tx_cycle += 1
@@ -417,5 +424,36 @@ def test_rmii_round_trip():
         assert wire.sent[0][0] == WIRE_PREAMBLE + with_fcs(frame_out.ljust(MIN_DATA, b"\0"))
         assert await dev.read("MAC_RX_FRAMES") == 1
         assert await dev.read("MAC_TX_CP_FRAMES") == 1
+
+    simulate("rmii", testbench)
+
+
+def test_rgmii_round_trip_and_inband_status():
+    frame_in, frame_out = cp_udp(OWN_MAC, payload=b"y" * 100), arp_request()
+
+    async def testbench(ctx, core, dev, wire, ports):
+        # Between frames an RGMII PHY may send its status on RXD (both RX_CTL halves low):
+        # link up, 1000 Mbit/s (2), full duplex.
+        ctx.set(core.rxd, 1 | 2 << 1 | 1 << 3)
+        await ctx.tick().repeat(20)
+        assert await dev.read_field("MAC_STATUS", "INBAND") == 1
+        assert await dev.read_field("MAC_STATUS", "LINK") == 1
+        assert await dev.read_field("MAC_STATUS", "SPEED") == 2
+        assert await dev.read_field("MAC_STATUS", "FULL_DUPLEX") == 1
+        wire.receive(frame_in)
+        await wait_for(ctx, lambda: ctx.get(core.mac.irq.cp_rx), 40_000)
+        assert (await read_cp_frame(dev))[0] == frame_in
+        padded = frame_out.ljust(44, b"\0")
+        await dev.bus.write(PKTBUF_TX, list(struct.unpack("<11I", padded)))
+        await dev.write("MAC_CP_TX_SEND", len(frame_out))
+        await wait_for(ctx, lambda: len(wire.sent) == 1, 40_000)
+        assert wire.sent[0][0] == WIRE_PREAMBLE + with_fcs(frame_out.ljust(MIN_DATA, b"\0"))
+
+    simulate("rgmii", testbench)
+
+
+def test_status_without_inband_signalling():
+    async def testbench(ctx, core, dev, wire, ports):
+        assert await dev.read("MAC_STATUS") == 0
 
     simulate("rmii", testbench)

@@ -2,7 +2,7 @@
 #ifndef STAGEBOX_REGS_H
 #define STAGEBOX_REGS_H
 
-#define SB_REGMAP_HASH                               0xDDEEF126u  /* compare with IDENT_REGMAP_HASH */
+#define SB_REGMAP_HASH                               0x5F827F2Cu  /* compare with IDENT_REGMAP_HASH */
 #define SB_ADDRESS_BITS                              16
 #define SB_UNMAPPED_READ_VALUE                       0xDEADC0DEu
 
@@ -227,6 +227,14 @@
 #define SB_MAC_STATUS_WIDTH                          32
 #define SB_MAC_STATUS_TX_STAMP_ERROR_SHIFT           0
 #define SB_MAC_STATUS_TX_STAMP_ERROR_MASK            0x00000001u  /* a TX timestamp could not be matched to its frame (sticky until MAC_COUNTERS_CLEAR) */
+#define SB_MAC_STATUS_INBAND_SHIFT                   1
+#define SB_MAC_STATUS_INBAND_MASK                    0x00000002u  /* the interface carries the PHY's status in band (RGMII): LINK, SPEED and FULL_DUPLEX are valid if the PHY sends it; otherwise read them from the PHY over MDIO (register 1, BMSR, bit 2 is the link) */
+#define SB_MAC_STATUS_LINK_SHIFT                     2
+#define SB_MAC_STATUS_LINK_MASK                      0x00000004u  /* in-band link status: up */
+#define SB_MAC_STATUS_SPEED_SHIFT                    3
+#define SB_MAC_STATUS_SPEED_MASK                     0x00000018u  /* in-band speed: 0 10 Mbit/s, 1 100 Mbit/s, 2 1000 Mbit/s */
+#define SB_MAC_STATUS_FULL_DUPLEX_SHIFT              5
+#define SB_MAC_STATUS_FULL_DUPLEX_MASK               0x00000020u  /* in-band duplex: full */
 /* MAC_RX_LATENCY_NS: read-write, 24 bits. Nanoseconds added to every RX timestamp, signed (24-bit two's complement, +/-8.38 ms): the PHY's receive latency and board delays, to calibrate a board. RX stamps are the SFD's last symbol at the FPGA's pins plus this */
 #define SB_MAC_RX_LATENCY_NS_ADDR                    0x1010u
 #define SB_MAC_RX_LATENCY_NS_WIDTH                   24

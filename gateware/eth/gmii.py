@@ -1,20 +1,8 @@
 """GMII adapters (1 Gbit/s, 8 bits per cycle at 125 MHz), also used for RGMII.
 
-RGMII carries the same signals on half the pins at double data rate. The board code turns them
-into the GMII-equivalent single-data-rate signals these adapters take, in the same clock domain:
-
-- receive (DDR input registers clocked by RXC, the clock of domain ``eth_rx``): in each cycle,
-  ``rxd[0:4]`` = RD[3:0] sampled at the rising edge of RXC, ``rxd[4:8]`` = RD[3:0] sampled at the
-  following falling edge (the low nibble travels first); ``rx_dv`` = RX_CTL at the rising edge;
-  ``rx_er`` = RX_CTL at the rising edge XOR RX_CTL at the falling edge. Both halves of a byte
-  must arrive in the same cycle, so a DDR input primitive that delivers the falling-edge half a
-  cycle late must be re-paired by the board code before it reaches ``rxd``.
-- transmit (DDR output registers clocked by the clock of domain ``eth_tx``, 125 MHz): at the
-  rising edge TD[3:0] = ``txd[0:4]`` and TX_CTL = ``tx_en``; at the falling edge TD[3:0] =
-  ``txd[4:8]`` and TX_CTL = ``tx_en`` XOR ``tx_er``. TXC must reach the PHY 1.5-2 ns after the
-  data (a 90 degree shifted clock, or the PHY's internal TX delay); RXC likewise for receive.
-- 10/100 Mbit/s over RGMII carries one nibble per cycle at 2.5/25 MHz: use the MII adapters
-  with ``rxd`` = RD[3:0] at the rising edge. Only 1 Gbit/s uses these adapters.
+RGMII is these adapters plus its control-signal decode: see `rgmii.py` for what the board's
+DDR registers must deliver and for the RX_CTL/TX_CTL XOR (``er = ctl_rise ^ ctl_fall``). 10/100
+Mbit/s over RGMII (one nibble per cycle at 2.5/25 MHz) is not supported.
 """
 
 from amaranth.hdl import Module, Signal

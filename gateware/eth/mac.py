@@ -16,7 +16,7 @@ control-plane packet buffers answer the PKTBUF window (``pktbuf``).
 
 from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import data, wiring
-from amaranth.lib.cdc import PulseSynchronizer
+from amaranth.lib.cdc import FFSynchronizer, PulseSynchronizer
 from amaranth.lib.wiring import In, Out
 
 from stagebox.regmap.map import STAGEBOX_MAP
@@ -318,6 +318,14 @@ class EthernetMac(wiring.Component):
         with m.Elif(arb.stamp_error):
             m.d.sync += stamp_error.eq(1)
         m.d.comb += regs.status.tx_stamp_error.eq(stamp_error)
+        if port.inband:
+            # Levels that change with the link, not per cycle: two flops each are enough
+            # (a field may be a cycle older than another; they are read by software).
+            inband = port.status.inband
+            m.d.comb += regs.status.inband.eq(1)
+            for name in ("link", "speed", "full_duplex"):
+                m.submodules[f"inband_{name}_cdc"] = FFSynchronizer(
+                    getattr(inband, name), getattr(regs.status, name), o_domain="sync")
 
         # --- interrupts -------------------------------------------------------------------------
         drop_events = [*mac_drop, rx_x.overflow, judged == DropReason.IP_CHECKSUM,

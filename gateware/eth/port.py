@@ -78,7 +78,9 @@ class EthernetPort(wiring.Component):
       ``phy_error`` (RGMII: RX_CTL's two halves differ while RX_DV is high),
       ``preamble_error`` (`MacRx`'s: exactly one of the last six per frame),
       and for MII/RMII ``dribble`` (the frame ended with a partial byte, which was dropped; high
-      in the same cycle as that frame's judgement pulse). ``status.tx`` (transmit domain):
+      in the same cycle as that frame's judgement pulse). RGMII adds ``status.inband``
+      (``link``, ``speed``, ``full_duplex``: the PHY's in-band status, receive domain, levels;
+      see `RgmiiRx`). ``status.tx`` (transmit domain):
       ``sfd``, ``underrun``, ``oversize`` (`MacTx`'s).
 
     Latencies, in cycles of the domain concerned:
@@ -115,13 +117,19 @@ class EthernetPort(wiring.Component):
         rx_status = [name for name in RX_STATUS if name != "dribble" or self._dribble]
         members = {name: In(width if name == "rxd" else 1) for name in self._rx_pins}
         members.update({name: Out(width if name == "txd" else 1) for name in self._tx_pins})
+        status = {
+            "rx": Out(wiring.Signature({name: Out(1) for name in rx_status})),
+            "tx": Out(wiring.Signature({name: Out(1) for name in TX_STATUS})),
+        }
+        #: Whether the interface carries the PHY's link status in band (RGMII).
+        self.inband = phy == "rgmii"
+        if self.inband:
+            status["inband"] = Out(wiring.Signature({
+                "link": Out(1), "speed": Out(2), "full_duplex": Out(1)}))
         members.update({
             "rx": Out(frame_stream(always_ready=True)),
             "tx": In(frame_stream()),
-            "status": Out(wiring.Signature({
-                "rx": Out(wiring.Signature({name: Out(1) for name in rx_status})),
-                "tx": Out(wiring.Signature({name: Out(1) for name in TX_STATUS})),
-            })),
+            "status": Out(wiring.Signature(status)),
         })
         super().__init__(members)
 
@@ -137,6 +145,10 @@ class EthernetPort(wiring.Component):
         m.d.comb += [getattr(rx_phy, name).eq(getattr(self, name)) for name in self._rx_pins]
         wiring.connect(m, rx_phy.bus, mac_rx.phy)
         wiring.connect(m, mac_rx.source, wiring.flipped(self.rx))
+        if self.inband:
+            inband = self.status.inband
+            m.d.comb += [inband.link.eq(rx_phy.link), inband.speed.eq(rx_phy.speed),
+                         inband.full_duplex.eq(rx_phy.full_duplex)]
         status_rx = self.status.rx
         m.d.comb += [getattr(status_rx, name).eq(getattr(mac_rx, name))
                      for name in RX_STATUS if name != "dribble"]

@@ -378,9 +378,11 @@ def _ports_from_json(netlist, module):
     return {n: (p["direction"], len(p["bits"])) for n, p in mod["ports"].items()}
 
 
-def synth_report(config, *, workdir, families=("gowin", "cyclone10lp"), design="core"):
+def synth_report(config, *, workdir, families=("gowin", "cyclone10lp"), design="core",
+                 ooc_blocks=None):
     """Synthesise `config`'s core (or another `design`, see `ETH_DESIGNS`) in `workdir`;
-    return the report as a JSON-able dict."""
+    return the report as a JSON-able dict. `ooc_blocks` limits the out-of-context Fmax runs
+    to those blocks (default: all; each is a place and route of its own)."""
     import dataclasses
 
     cwd = Path(workdir)
@@ -421,15 +423,19 @@ def synth_report(config, *, workdir, families=("gowin", "cyclone10lp"), design="
         with ThreadPoolExecutor(workers) as pool:
             futs = {b: pool.submit(_ooc_block, b, mod, ports_of[b], cwd=cwd,
                                    freq_mhz=freq_mhz, timings=timings)
-                    for b, mod in gowin.pop("_modules").items() if b != "glue"}
+                    for b, mod in gowin.pop("_modules").items()
+                    if b != "glue" and (ooc_blocks is None or b in ooc_blocks)}
             for b, fut in futs.items():
                 try:
                     ooc[b] = fut.result()
                 except (ToolError, OSError, ValueError, KeyError) as exc:
                     ooc[b] = {"fmax_mhz": None, "error": str(exc)}
         for b, fig in gowin["blocks"].items():
-            r = ooc.get(b, {"fmax_mhz": None,
-                            "error": "glue: wiring in the top module, no out-of-context run"})
+            if b == "glue":
+                missing = "glue: wiring in the top module, no out-of-context run"
+            else:
+                missing = "no out-of-context run requested"
+            r = ooc.get(b, {"fmax_mhz": None, "error": missing})
             fig["fmax_mhz"] = r["fmax_mhz"]
             if r["fmax_mhz"] is None:
                 fig["fmax_error"] = r["error"]
@@ -567,6 +573,9 @@ def add_arguments(parser):
                         help="what to synthesize: the core (default), an Ethernet port "
                              "(eth-*: PHY adapter + MAC) or the MAC subsystem with its "
                              "registers (mac-*), all constrained at --sys-clk-mhz")
+    parser.add_argument("--no-ooc", action="store_true",
+                        help="skip the per-block out-of-context Fmax runs (each block is "
+                             "placed and routed alone: minutes for the big ones)")
     return parser
 
 
@@ -583,10 +592,13 @@ def report_from_args(args):
     config = config_from_args(args)
     families = tuple(args.family or ("gowin", "cyclone10lp"))
     design = getattr(args, "design", "core")
+    ooc_blocks = () if getattr(args, "no_ooc", False) else None
     if args.workdir:
-        return synth_report(config, workdir=args.workdir, families=families, design=design)
+        return synth_report(config, workdir=args.workdir, families=families, design=design,
+                            ooc_blocks=ooc_blocks)
     with tempfile.TemporaryDirectory(prefix="stagebox-synth-") as tmp:
-        return synth_report(config, workdir=tmp, families=families, design=design)
+        return synth_report(config, workdir=tmp, families=families, design=design,
+                            ooc_blocks=ooc_blocks)
 
 
 def run(args):

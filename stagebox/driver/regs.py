@@ -2,7 +2,7 @@
 
 from .reginfo import FieldInfo, RegisterInfo
 
-REGMAP_HASH = 0xDDEEF126
+REGMAP_HASH = 0x5F827F2C
 ADDRESS_BITS = 16
 UNMAPPED_READ_VALUE = 0xDEADC0DE
 
@@ -125,7 +125,7 @@ REGISTERS = {
     ),
     "MAC_STATUS": RegisterInfo(
         "MAC_STATUS", 0x100C, 32, "ro", 0x00000000,
-        (FieldInfo("TX_STAMP_ERROR", 0, 1),),
+        (FieldInfo("TX_STAMP_ERROR", 0, 1), FieldInfo("INBAND", 1, 1), FieldInfo("LINK", 2, 1), FieldInfo("SPEED", 3, 2), FieldInfo("FULL_DUPLEX", 5, 1)),
     ),
     "MAC_RX_LATENCY_NS": RegisterInfo(
         "MAC_RX_LATENCY_NS", 0x1010, 24, "rw", 0x00000000,

@@ -224,6 +224,13 @@ _MAC = Block(
         Register("STATUS", 0x00C, 32, Access.RO, "MAC state", fields=(
             Field("TX_STAMP_ERROR", 0, 1, "a TX timestamp could not be matched to its frame "
                                           "(sticky until MAC_COUNTERS_CLEAR)"),
+            Field("INBAND", 1, 1, "the interface carries the PHY's status in band (RGMII): "
+                                  "LINK, SPEED and FULL_DUPLEX are valid if the PHY sends it; "
+                                  "otherwise read them from the PHY over MDIO (register 1, BMSR, "
+                                  "bit 2 is the link)"),
+            Field("LINK", 2, 1, "in-band link status: up"),
+            Field("SPEED", 3, 2, "in-band speed: 0 10 Mbit/s, 1 100 Mbit/s, 2 1000 Mbit/s"),
+            Field("FULL_DUPLEX", 5, 1, "in-band duplex: full"),
         )),
         Register("RX_LATENCY_NS", 0x010, 24, Access.RW,
                  "Nanoseconds added to every RX timestamp, signed (24-bit two's complement, "
