@@ -67,7 +67,9 @@ class SlotRing(wiring.Component):
     Ports:
 
     - ``push`` (in, strobe), ``push_info`` (in): append slot ``tail_slot``; ignored when
-      ``free`` is 0. ``tail_slot`` and ``free`` (out) change in the cycle after a push.
+      ``free`` is 0. ``tail_slot``, ``free`` and ``has_free`` (out) change in the cycle after a
+      push.
+    - ``has_free`` (out): ``free != 0`` as a register of its own, for a writer's decision path.
     - ``pop`` (in, strobe): release the head slot; ignored when ``count`` is 0. ``free`` rises
       and ``head_*`` show the next slot in the cycle after the pop.
     - ``count`` (out): slots visible to the reader; ``head_valid`` (out) = ``count != 0``;
@@ -79,8 +81,11 @@ class SlotRing(wiring.Component):
     was the (empty) head. ``free`` counts the slot as taken from ``t + 1``, so the writer can
     never hand out a slot twice.
 
+    All outputs but ``head_info`` (the memory's read register) come straight from flip-flops:
+    ``free``, ``count`` and the flags are counted by the strobes, not derived from the pointers.
+
     Cost: `slots` x ``info_shape`` bits of memory (one read, one write port), two pointers of
-    ``log2(slots) + 1`` bits and a copy of the tail pointer.
+    ``log2(slots)`` bits, ``free`` and ``count`` registers and three one-bit flags.
     """
 
     def __init__(self, slots, info_shape):
@@ -92,6 +97,7 @@ class SlotRing(wiring.Component):
             "push_info": In(info_shape),
             "tail_slot": Out(range(slots)),
             "free": Out(range(slots + 1)),
+            "has_free": Out(1),
             "pop": In(1),
             "count": Out(range(slots + 1)),
             "head_valid": Out(1),
@@ -102,37 +108,57 @@ class SlotRing(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         bits = exact_log2(self.slots)
-        # Pointers with one extra bit tell a full ring from an empty one.
-        head, tail, shown = Signal(bits + 1), Signal(bits + 1), Signal(bits + 1)
-        used = Signal(range(self.slots + 1))
+        head, tail = Signal(bits), Signal(bits)
+        # Occupancy is kept in registers updated by the push and pop strobes, never derived from
+        # the pointers in the cycle it is used: a pointer subtraction on the writer's decision
+        # path (free -> push -> tail) was the critical path of the buffers.
+        free = Signal(range(self.slots + 1), init=self.slots)
+        has_free = Signal(init=1)       # free != 0
+        count = Signal(range(self.slots + 1))
+        head_valid = Signal()           # count != 0
+        shown = Signal()                # a push in the previous cycle: it counts from now on
         m.d.comb += [
-            used.eq((tail - head)[:bits + 1]),
-            self.count.eq((shown - head)[:bits + 1]),
-            self.free.eq(self.slots - used),
-            self.tail_slot.eq(tail[:bits]),
-            self.head_slot.eq(head[:bits]),
-            self.head_valid.eq(self.count != 0),
+            self.free.eq(free),
+            self.has_free.eq(has_free),
+            self.count.eq(count),
+            self.head_valid.eq(head_valid),
+            self.tail_slot.eq(tail),
+            self.head_slot.eq(head),
         ]
 
-        push = self.push & (used != self.slots)
-        pop = self.pop & self.head_valid
-        head_next = Signal(bits + 1)
-        m.d.comb += head_next.eq(head + pop)
+        push = Signal()
+        pop = Signal()
+        m.d.comb += [
+            push.eq(self.push & has_free),
+            pop.eq(self.pop & head_valid),
+        ]
+        head_next = Signal(bits)
+        m.d.comb += head_next.eq(Mux(pop, head + 1, head))
         m.d.sync += [
             head.eq(head_next),
-            tail.eq(tail + push),
-            shown.eq(tail),
+            shown.eq(push),
         ]
+        with m.If(push):
+            m.d.sync += tail.eq(tail + 1)
+        # The strobes only select among values computed from registers.
+        with m.If(push & ~pop):
+            m.d.sync += [free.eq(free - 1), has_free.eq(free != 1)]
+        with m.If(pop & ~push):
+            m.d.sync += [free.eq(free + 1), has_free.eq(1)]
+        with m.If(shown & ~pop):
+            m.d.sync += [count.eq(count + 1), head_valid.eq(1)]
+        with m.If(pop & ~shown):
+            m.d.sync += [count.eq(count - 1), head_valid.eq(count != 1)]
 
         m.submodules.info = info = Memory(shape=self.info_shape, depth=self.slots, init=[])
         write = info.write_port()
         read = info.read_port()
         m.d.comb += [
-            write.addr.eq(tail[:bits]),
+            write.addr.eq(tail),
             write.data.eq(self.push_info),
             write.en.eq(push),
             # Addressed with the next head, so head_info is right in the cycle after a pop.
-            read.addr.eq(head_next[:bits]),
+            read.addr.eq(head_next),
             self.head_info.eq(read.data),
         ]
         return m
@@ -190,7 +216,9 @@ class SlotStreamer(wiring.Component):
         issue = Signal()
         m.d.comb += [
             advance.eq(~source.valid | source.ready),
-            issue.eq(advance & self.head_valid & (position != self.head_length)),
+            # The frame is read out (position == head_length) exactly while its last byte
+            # waits in the output register: no length comparison on this path.
+            issue.eq(advance & self.head_valid & ~(source.valid & last)),
             self.rd_addr.eq(Cat(position[2:2 + word_bits], self.head_slot)),
             self.rd_en.eq(advance),
             source.payload.data.eq(self.rd_data.word_select(lane, 8)),
@@ -307,7 +335,7 @@ class FrameBuffer(wiring.Component):
         # --- Writer ---------------------------------------------------------------------------
         sink, byte = self.sink, self.sink.payload
         active = Signal()       # inside a frame (kept or being dropped)
-        keeping = Signal()      # ... and every byte so far is stored
+        keeping = Signal()      # ... every byte so far is stored and the next one fits
         written = Signal(range(self.slot_bytes + 1))
 
         starting = sink.valid & byte.first
@@ -315,10 +343,14 @@ class FrameBuffer(wiring.Component):
         position = Signal(range(self.slot_bytes + 1))
         room = Signal()
         store = Signal()
+        fits = Signal()         # a byte after this one still fits the slot
         m.d.comb += [
             position.eq(Mux(starting, 0, written)),
-            room.eq(Mux(starting, ring.free != 0, keeping)),
-            store.eq(sink.valid & room & (position != self.slot_bytes)),
+            fits.eq(starting | (written != self.slot_bytes - 1)),
+            # Only registered flags decide the write: `keeping` already includes "this byte
+            # fits" (see `fits`), and the ring's `has_free` is a register of its own.
+            room.eq(Mux(starting, ring.has_free, keeping)),
+            store.eq(sink.valid & room),
             write.addr.eq(Cat(position[2:2 + word_bits], ring.tail_slot)),
             write.data.eq(byte.data.replicate(WORD_BYTES)),
             write.en.eq(store << position[:2]),
@@ -329,7 +361,7 @@ class FrameBuffer(wiring.Component):
         with m.If(sink.valid):
             m.d.sync += [
                 active.eq(in_frame & ~byte.last),
-                keeping.eq(store & ~byte.last),
+                keeping.eq(store & ~byte.last & fits),
                 written.eq(position + 1),
             ]
         # Delayed to the cycle the frame becomes visible (see SlotRing).
