@@ -34,7 +34,9 @@ def test_gowin_area(report):
     assert blocks["spi"]["bsram"] >= 1
     assert blocks["mac"]["bsram"] >= 6
     assert g["total"]["bsram"] == blocks["spi"]["bsram"] + blocks["mac"]["bsram"]
-    assert g["flat"]["bsram"] == g["total"]["bsram"]
+    # Flattened, the PTP and RTP buffers, which nothing reads yet, are optimised away; the
+    # bridge's and the control plane's stay.
+    assert blocks["spi"]["bsram"] + 6 <= g["flat"]["bsram"] <= g["total"]["bsram"]
     assert blocks["bank"]["dff"] > 0 and blocks["spi"]["dff"] > 0
     assert g["flat"]["utilization"]
 
