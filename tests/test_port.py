@@ -64,3 +64,13 @@ def test_port(kind):
     run_cocotb(PortTestTop(kind), toplevel=f"port_{kind}", test_module="port_tb",
                test_dir=Path(__file__).parent / "cocotb", testcase=["rx_frames", "tx_frames"],
                extra_env={"STAGEBOX_PHY_KIND": kind})
+
+
+@pytest.mark.slow
+def test_port_every_frame_size_at_1g():
+    """Every frame size from 64 to 1518 bytes with the FCS (60..1514 of data), plus the tagged
+    1522, back to back at line rate in both directions (GMII: the byte-wide bus every PHY type
+    shares)."""
+    run_cocotb(PortTestTop("gmii"), toplevel="port_gmii", test_module="port_tb",
+               test_dir=Path(__file__).parent / "cocotb", testcase=["rx_frames", "tx_frames"],
+               extra_env={"STAGEBOX_PHY_KIND": "gmii", "STAGEBOX_PORT_SIZES": "every"})

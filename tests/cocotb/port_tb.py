@@ -39,6 +39,10 @@ RX, TX, SYMBOL_BITS = PHY_TYPES[KIND][:3]
 PERIOD = CLOCK_PERIOD_PS[KIND]
 BYTE_TIME = 8 // SYMBOL_BITS                                      # cycles per byte
 SIZES = [60, 61, 64, 65, 127, 128, 511, 1000, 1514, 1518]
+if os.environ.get("STAGEBOX_PORT_SIZES") == "every":
+    # Every size from the minimum (60 bytes of data, 64 with the FCS) to the untagged maximum.
+    SIZES = list(range(interface.MIN_FRAME - interface.FCS_BYTES,
+                       interface.MAX_FRAME - interface.FCS_BYTES - 4 + 1))
 
 
 def make_payloads(rng, sizes=SIZES):
