@@ -558,7 +558,7 @@ def format_report(report):
 
 # --- command line -----------------------------------------------------------------------------
 
-def add_arguments(parser):
+def add_arguments(parser, *, ooc_flag=True):
     parser.add_argument("--json", metavar="FILE", help="also write the report as JSON")
     parser.add_argument("--sys-clk-mhz", type=int, metavar="N",
                         help="system clock to constrain (default: CoreConfig's)")
@@ -573,9 +573,10 @@ def add_arguments(parser):
                         help="what to synthesize: the core (default), an Ethernet port "
                              "(eth-*: PHY adapter + MAC) or the MAC subsystem with its "
                              "registers (mac-*), all constrained at --sys-clk-mhz")
-    parser.add_argument("--no-ooc", action="store_true",
-                        help="skip the per-block out-of-context Fmax runs (each block is "
-                             "placed and routed alone: minutes for the big ones)")
+    if ooc_flag:
+        parser.add_argument("--no-ooc", action="store_true",
+                            help="skip the per-block out-of-context Fmax runs (each block is "
+                                 "placed and routed alone: minutes for the big ones)")
     return parser
 
 
