@@ -15,8 +15,9 @@ class InterruptController(wiring.Component):
     """IRQ_STATUS shows ``sources``; a rising source sets its IRQ_PENDING bit; ``irq`` is high
     while any pending bit is enabled.
 
-    Clock domain ``sync``. Latency: a source's rising edge reaches ``irq`` two cycles later
-    (pending register, then the registered output). Sources are level or pulse signals already
+    Clock domain ``sync``. Latency: a source's rising edge reaches ``irq`` three cycles later
+    (the sources are registered first, so no block's logic reaches into this one's: then the
+    pending register, then the registered output). Sources are level or pulse signals already
     in ``sync``; a source held high sets PENDING once, clearing it while the source stays high
     does not re-raise it.
     """
@@ -32,12 +33,13 @@ class InterruptController(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         regs = self.regs
+        sources = Signal.like(self.sources)
         previous = Signal.like(self.sources)
-        m.d.sync += previous.eq(self.sources)
-        rising = self.sources & ~previous
+        m.d.sync += [sources.eq(self.sources), previous.eq(sources)]
+        rising = sources & ~previous
         software = regs.test.as_value() & regs.test_stb.replicate(len(self.sources))
         m.d.comb += [
-            regs.status.as_value().eq(self.sources),
+            regs.status.as_value().eq(sources),
             regs.pending_set.as_value().eq(rising | software),
         ]
         m.d.sync += self.irq.eq((regs.pending.as_value() & regs.enable.as_value()).any())

@@ -15,9 +15,9 @@ WS       ``<reg>``: In — the written data, unselected bytes zero; ``<reg>_stb`
 
 Registers with fields have a `data.FlexibleLayout` shape, so ``regs.version.major`` works.
 
-Clock domain: ``sync``. Latency: every access is acknowledged on the second cycle of the
-classic cycle (``ack`` registered), reads and writes alike; the bank never stalls and never
-signals ``err``.
+Clock domain: ``sync``. Latency: every access is acknowledged on the third cycle of the
+classic cycle (the request is registered, then decoded; ``ack`` registered), reads and writes
+alike; the bank never stalls and never signals ``err``.
 
 Hazards and guarantees:
 
@@ -115,27 +115,37 @@ class RegisterBank(wiring.Component):
         m = Module()
         bus = self.bus
 
-        access = Signal()
-        m.d.comb += access.eq(bus.cyc & bus.stb & ~bus.ack)
-        m.d.sync += bus.ack.eq(access)
-        write = bus.we & access
-        read = ~bus.we & access
+        # Two stages: a new request is captured into local registers, and decoded in the
+        # next cycle, so the wide address decode starts at flip-flops next to it instead of
+        # behind the bus master's logic and the window decoder (the critical path of the core).
+        start = Signal()
+        access = Signal()            # the captured request is decoded in this cycle
+        m.d.comb += start.eq(bus.cyc & bus.stb & ~access & ~bus.ack)
+        m.d.sync += [access.eq(start), bus.ack.eq(access)]
+        adr = Signal.like(bus.adr, name="adr_q")
+        we = Signal(name="we_q")
+        sel = Signal.like(bus.sel, name="sel_q")
+        self._dat_w = dat_w = Signal.like(bus.dat_w, name="dat_w_q")
+        with m.If(start):
+            m.d.sync += [adr.eq(bus.adr), we.eq(bus.we), sel.eq(bus.sel), dat_w.eq(bus.dat_w)]
+        write = we & access
+        read = ~we & access
 
         # Byte-lane write mask from `sel`.
         lane_mask = Signal(wishbone.DATA_WIDTH)
-        m.d.comb += lane_mask.eq(Cat(*(bit.replicate(8) for bit in bus.sel)))
+        m.d.comb += lane_mask.eq(Cat(*(bit.replicate(8) for bit in sel)))
 
         bad_access = Signal()
         m.d.sync += self.bus_error.eq(bad_access)
         with m.If(bad_access):
-            m.d.sync += self.bus_error_addr.eq(bus.adr << 2)
+            m.d.sync += self.bus_error_addr.eq(adr << 2)
 
         decoders = [
             self._storage(m, getattr(self, block.name.lower()), reg, block.base + reg.offset)
             for block in self.blocks for reg in block.registers if not reg.external
         ]
         with m.If(access):
-            with m.Switch(bus.adr):
+            with m.Switch(adr):
                 for decode in decoders:
                     decode(read, write, lane_mask, bad_access)
                 with m.Default():
@@ -177,7 +187,7 @@ class RegisterBank(wiring.Component):
         def decode(read, write, lane_mask, bad_access):
             def merged(old):
                 """`old` with the selected byte lanes replaced by the written data."""
-                return (old & ~lane_mask[:len(old)]) | (bus.dat_w & lane_mask)[:len(old)]
+                return (old & ~lane_mask[:len(old)]) | (self._dat_w & lane_mask)[:len(old)]
 
             for k in range(words):
                 with m.Case(word0 + k):
@@ -200,8 +210,8 @@ class RegisterBank(wiring.Component):
                         elif reg.access is Access.RW:
                             m.d.sync += storage.eq(Cat(staging, merged(storage[lo:hi])))
                         elif reg.access is Access.W1C:
-                            m.d.comb += clear.eq(bus.dat_w & lane_mask)
+                            m.d.comb += clear.eq(self._dat_w & lane_mask)
                         elif reg.access is Access.WS:
-                            m.d.sync += [port.eq(bus.dat_w & lane_mask), stb.eq(1)]
+                            m.d.sync += [port.eq(self._dat_w & lane_mask), stb.eq(1)]
 
         return decode

@@ -221,7 +221,7 @@ def test_wide_write_commits_on_last_word_only():
 
 
 def test_classic_cycle_timing():
-    """ack comes on the second cycle of every access, lasts one cycle, and err never rises."""
+    """ack comes on the third cycle of every access, lasts one cycle, and err never rises."""
     async def testbench(ctx, bank):
         for we in (0, 1):
             ctx.set(bank.bus.adr, 0x04 >> 2)
@@ -230,12 +230,13 @@ def test_classic_cycle_timing():
             ctx.set(bank.bus.cyc, 1)
             ctx.set(bank.bus.stb, 1)
             acks = []
-            for _ in range(4):
+            for _ in range(6):
                 _, _, ack, err = await ctx.tick().sample(bank.bus.ack, bank.bus.err)
                 acks.append(ack)
                 assert not err
-            # Held request: ack, then a free cycle, then the next ack (classic, no pipelining).
-            assert acks == [0, 1, 0, 1]
+            # Held request: ack, then a free cycle, then the next access (classic, no
+            # pipelining): captured, decoded, acknowledged.
+            assert acks == [0, 0, 1, 0, 0, 1]
             ctx.set(bank.bus.cyc, 0)
             ctx.set(bank.bus.stb, 0)
             await ctx.tick()
