@@ -38,6 +38,9 @@ class CoreConfig:
     spi_bridge: bool = True
     #: Whether the build carries the on-chip softcore.
     cpu: bool = False
+    #: Whether the board feeds an external clock generator's MCLK in (clock domain ``audio_ext``)
+    #: for the audio clocks to be divided from, instead of generating them from ``sync``.
+    external_audio_clock: bool = False
     #: 32 bits of the source commit and whether the tree was dirty (see `source_revision`).
     source_rev: int = 0
     source_dirty: bool = False

@@ -1,7 +1,8 @@
-"""The Stagebox core: register bank, identity, interrupts, the Ethernet MAC with its PHY's MDIO
-master and (CPU-less variant) the SPI bridge.
+"""The Stagebox core: register bank, identity, interrupts, the time base (wallclock, PPS, event
+capture, media and audio clocks), the Ethernet MAC with its PHY's MDIO master and (CPU-less
+variant) the SPI bridge.
 
-Later issues add the clocks, PTP and RTP blocks here; each block owns a window of the register
+Later issues add the PTP and RTP blocks here; each block owns a window of the register
 map and connects to the bank through its register group.
 """
 
@@ -13,10 +14,10 @@ from stagebox.regmap.map import IRQ_SOURCES, MAC_TABLES_BYTES, MAC_TABLES_OFFSET
 
 from . import wishbone
 from .bus_decoder import BusDecoder
+from .clock.timebase import Timebase
 from .config import CoreConfig
 from .eth.mac import IRQ_OUTPUTS, EthernetMac
 from .eth.mdio import MdioMaster
-from .eth.timestamp import FreeRunningWallclock
 from .ident import Identity
 from .irq import InterruptController
 from .regbank import RegisterBank, connect_registers
@@ -37,10 +38,14 @@ class StageboxCore(wiring.Component):
     With a PHY (``config.phy`` other than ``"none"``) the core carries `EthernetMac` and has
     its PHY pins (see `EthernetPort`: ``rxd``, ``rx_dv``/``crs_dv``/``rx_ctl_rise``, ...);
     the board supplies the PHY clock domains, ``eth_rx`` and ``eth_tx`` (GMII, RGMII, MII) or
-    ``eth`` (RMII), besides ``sync``. Until the PTP-disciplined wallclock exists, frames are
-    stamped with `FreeRunningWallclock` (time since reset). The MAC's PTP and RTP ports wait
+    ``eth`` (RMII), besides ``sync``. Frames are stamped with the `Timebase`'s wallclock.
+    The MAC's PTP and RTP ports wait
     for the blocks that will use them: frames routed there are dropped and counted as buffer
     overflows (MAC_RX_PTP_OVERFLOWS, MAC_RX_RTP_OVERFLOWS), and those sources never send.
+
+    Time pins (every variant): ``pps`` (out), ``event_in`` (in, asynchronous), the audio clocks
+    ``mclk``, ``bclk``, ``lrck`` (out). With ``config.external_audio_clock`` the board also
+    supplies the clock domain ``audio_ext``: the MCLK of an external clock generator.
     """
 
     def __init__(self, config=None, regmap=STAGEBOX_MAP):
@@ -49,6 +54,7 @@ class StageboxCore(wiring.Component):
         members = {
             "irq": Out(1),
             "mdc": Out(1), "mdio_i": In(1, init=1), "mdio_o": Out(1), "mdio_oe": Out(1),
+            "pps": Out(1), "event_in": In(1), "mclk": Out(1), "bclk": Out(1), "lrck": Out(1),
         }
         if config.spi_bridge:
             members.update({
@@ -73,6 +79,9 @@ class StageboxCore(wiring.Component):
         m.submodules.ident = ident = Identity(cfg, self.regmap)
         m.submodules.irq = irq = InterruptController(self.regmap)
         m.submodules.mdio = mdio = MdioMaster(cfg.sys_clk_hz, regmap=self.regmap)
+        m.submodules.timebase = timebase = Timebase(
+            sys_clk_hz=cfg.sys_clk_hz, sample_rates_hz=cfg.sample_rates_hz,
+            external_clock=cfg.external_audio_clock, regmap=self.regmap)
 
         # Registers go to the bank; the MAC's tables and packet buffers answer their windows.
         addr_width = self.regmap.address_bits - 2
@@ -87,6 +96,7 @@ class StageboxCore(wiring.Component):
 
         wiring.connect(m, bank.ident, ident.regs)
         wiring.connect(m, bank.irq, irq.regs)
+        wiring.connect(m, bank.clock, timebase.regs)
         connect_registers(m, bank.mac, mdio.regs)
         m.d.comb += [
             self.mdc.eq(mdio.mdc), mdio.mdio_i.eq(self.mdio_i),
@@ -94,17 +104,22 @@ class StageboxCore(wiring.Component):
             self.irq.eq(irq.irq),
         ]
         sources = {f.name: f.lsb for f in IRQ_SOURCES}
+        m.d.comb += [
+            timebase.event_in.eq(self.event_in),
+            self.pps.eq(timebase.pps), self.mclk.eq(timebase.mclk),
+            self.bclk.eq(timebase.bclk), self.lrck.eq(timebase.lrck),
+            irq.sources[sources["EVENT"]].eq(timebase.event_irq),
+            irq.sources[sources["PPS"]].eq(timebase.pps_irq),
+        ]
         bus_error = bank.bus_error
         bus_error_addr = bank.bus_error_addr
 
         if self.mac is not None:
-            m.submodules.wallclock = wallclock = FreeRunningWallclock(
-                period_ps=round(1e12 / cfg.sys_clk_hz))
             m.submodules.mac = mac = self.mac
             connect_registers(m, bank.mac, mac.regs)
             wiring.connect(m, decoder.tables, mac.tables)
             wiring.connect(m, decoder.pktbuf, mac.pktbuf)
-            m.d.comb += mac.time.eq(wallclock.time)
+            m.d.comb += mac.time.eq(timebase.time)
             for name in mac.pin_names:
                 if mac.signature.members[name].flow == In:
                     m.d.comb += getattr(mac, name).eq(getattr(self, name))

@@ -40,6 +40,7 @@ class Identity(wiring.Component):
             regs.source_rev.eq(cfg.source_rev),
             regs.build_flags.dirty.eq(cfg.source_dirty),
             regs.build_flags.cpu.eq(cfg.cpu),
+            regs.build_flags.external_audio_clock.eq(cfg.external_audio_clock),
             regs.regmap_hash.eq(self.regmap.digest),
             regs.sys_clk_hz.eq(cfg.sys_clk_hz),
             regs.phy.type.eq(cfg.phy_type),

@@ -2,7 +2,7 @@
 #ifndef STAGEBOX_REGS_H
 #define STAGEBOX_REGS_H
 
-#define SB_REGMAP_HASH                               0x5F827F2Cu  /* compare with IDENT_REGMAP_HASH */
+#define SB_REGMAP_HASH                               0xB6AB5D12u  /* compare with IDENT_REGMAP_HASH */
 #define SB_ADDRESS_BITS                              16
 #define SB_UNMAPPED_READ_VALUE                       0xDEADC0DEu
 
@@ -35,6 +35,8 @@
 #define SB_IDENT_BUILD_FLAGS_DIRTY_MASK              0x00000001u  /* the source tree had uncommitted changes */
 #define SB_IDENT_BUILD_FLAGS_CPU_SHIFT               1
 #define SB_IDENT_BUILD_FLAGS_CPU_MASK                0x00000002u  /* built with the on-chip softcore (0: CPU-less SPI variant) */
+#define SB_IDENT_BUILD_FLAGS_EXTERNAL_AUDIO_CLOCK_SHIFT 2
+#define SB_IDENT_BUILD_FLAGS_EXTERNAL_AUDIO_CLOCK_MASK 0x00000004u  /* built with the external audio clock input (CLOCK_MEDIA_CONTROL.EXTERNAL available) */
 /* IDENT_REGMAP_HASH: read-only, 32 bits. Hash of the register map the gateware was built with (SB_REGMAP_HASH) */
 #define SB_IDENT_REGMAP_HASH_ADDR                    0x0010u
 #define SB_IDENT_REGMAP_HASH_WIDTH                   32
@@ -104,6 +106,10 @@
 #define SB_IRQ_STATUS_CP_TX_STAMP_MASK               0x00000010u  /* the SFD time of a control-plane frame sent with STAMP arrived */
 #define SB_IRQ_STATUS_MAC_RX_DROP_SHIFT              5
 #define SB_IRQ_STATUS_MAC_RX_DROP_MASK               0x00000020u  /* a received frame was dropped: MAC error, bad IPv4 checksum, or a full buffer (MAC_RX_* counters say which) */
+#define SB_IRQ_STATUS_EVENT_SHIFT                    6
+#define SB_IRQ_STATUS_EVENT_MASK                     0x00000040u  /* the event-capture input saw an edge (CLOCK_EVENT_STAMP is new) */
+#define SB_IRQ_STATUS_PPS_SHIFT                      7
+#define SB_IRQ_STATUS_PPS_MASK                       0x00000080u  /* the wallclock entered a new second (rises with the PPS output) */
 #define SB_IRQ_STATUS_SOFTWARE_SHIFT                 31
 #define SB_IRQ_STATUS_SOFTWARE_MASK                  0x80000000u  /* raised by a write to IRQ_TEST */
 /* IRQ_ENABLE: read-write, 32 bits. Sources allowed to drive the interrupt output */
@@ -122,6 +128,10 @@
 #define SB_IRQ_ENABLE_CP_TX_STAMP_MASK               0x00000010u  /* the SFD time of a control-plane frame sent with STAMP arrived */
 #define SB_IRQ_ENABLE_MAC_RX_DROP_SHIFT              5
 #define SB_IRQ_ENABLE_MAC_RX_DROP_MASK               0x00000020u  /* a received frame was dropped: MAC error, bad IPv4 checksum, or a full buffer (MAC_RX_* counters say which) */
+#define SB_IRQ_ENABLE_EVENT_SHIFT                    6
+#define SB_IRQ_ENABLE_EVENT_MASK                     0x00000040u  /* the event-capture input saw an edge (CLOCK_EVENT_STAMP is new) */
+#define SB_IRQ_ENABLE_PPS_SHIFT                      7
+#define SB_IRQ_ENABLE_PPS_MASK                       0x00000080u  /* the wallclock entered a new second (rises with the PPS output) */
 #define SB_IRQ_ENABLE_SOFTWARE_SHIFT                 31
 #define SB_IRQ_ENABLE_SOFTWARE_MASK                  0x80000000u  /* raised by a write to IRQ_TEST */
 /* IRQ_PENDING: write 1 to clear, 32 bits. Sources that rose since last cleared */
@@ -140,6 +150,10 @@
 #define SB_IRQ_PENDING_CP_TX_STAMP_MASK              0x00000010u  /* the SFD time of a control-plane frame sent with STAMP arrived */
 #define SB_IRQ_PENDING_MAC_RX_DROP_SHIFT             5
 #define SB_IRQ_PENDING_MAC_RX_DROP_MASK              0x00000020u  /* a received frame was dropped: MAC error, bad IPv4 checksum, or a full buffer (MAC_RX_* counters say which) */
+#define SB_IRQ_PENDING_EVENT_SHIFT                   6
+#define SB_IRQ_PENDING_EVENT_MASK                    0x00000040u  /* the event-capture input saw an edge (CLOCK_EVENT_STAMP is new) */
+#define SB_IRQ_PENDING_PPS_SHIFT                     7
+#define SB_IRQ_PENDING_PPS_MASK                      0x00000080u  /* the wallclock entered a new second (rises with the PPS output) */
 #define SB_IRQ_PENDING_SOFTWARE_SHIFT                31
 #define SB_IRQ_PENDING_SOFTWARE_MASK                 0x80000000u  /* raised by a write to IRQ_TEST */
 /* IRQ_TEST: write strobe (reads as 0), 32 bits. Write ones to set the matching PENDING bits */
@@ -157,6 +171,10 @@
 #define SB_IRQ_TEST_CP_TX_STAMP_MASK                 0x00000010u  /* the SFD time of a control-plane frame sent with STAMP arrived */
 #define SB_IRQ_TEST_MAC_RX_DROP_SHIFT                5
 #define SB_IRQ_TEST_MAC_RX_DROP_MASK                 0x00000020u  /* a received frame was dropped: MAC error, bad IPv4 checksum, or a full buffer (MAC_RX_* counters say which) */
+#define SB_IRQ_TEST_EVENT_SHIFT                      6
+#define SB_IRQ_TEST_EVENT_MASK                       0x00000040u  /* the event-capture input saw an edge (CLOCK_EVENT_STAMP is new) */
+#define SB_IRQ_TEST_PPS_SHIFT                        7
+#define SB_IRQ_TEST_PPS_MASK                         0x00000080u  /* the wallclock entered a new second (rises with the PPS output) */
 #define SB_IRQ_TEST_SOFTWARE_SHIFT                   31
 #define SB_IRQ_TEST_SOFTWARE_MASK                    0x80000000u  /* raised by a write to IRQ_TEST */
 
@@ -544,9 +562,136 @@
 #define SB_MAC_MDIO_ERRORS_ADDR                      0x1F0Cu
 #define SB_MAC_MDIO_ERRORS_WIDTH                     16
 
-/* ---- CLOCK: Reserved for the wallclock, media clock and audio clocks */
+/* ---- CLOCK: Wallclock (PTP time, disciplined by the PTP servo or the host), PPS output, event capture, media clock and audio clocks */
 #define SB_CLOCK_BASE                                0x2000u
 #define SB_CLOCK_SIZE                                0x1000u
+/* CLOCK_TIME: read-only, 80 bits. The wallclock now: PTP time, ARB or PTP timescale as the grandmaster says (snapshot: read the NS word first) */
+#define SB_CLOCK_TIME_ADDR                           0x2000u
+#define SB_CLOCK_TIME_WIDTH                          80
+#define SB_CLOCK_TIME_WORDS                          3  /* snapshot: first word first */
+#define SB_CLOCK_TIME_NS_SHIFT                       0
+#define SB_CLOCK_TIME_NS_MASK                        0x00000000000000003FFFFFFFu  /* nanoseconds */
+#define SB_CLOCK_TIME_SEC_SHIFT                      32
+#define SB_CLOCK_TIME_SEC_MASK                       0x0000FFFFFFFFFFFF00000000u  /* seconds */
+/* CLOCK_SET_TIME: read-write, 80 bits. Time that CLOCK_COMMAND.SET loads (write the SEC word last: the bank commits the words together) */
+#define SB_CLOCK_SET_TIME_ADDR                       0x2010u
+#define SB_CLOCK_SET_TIME_WIDTH                      80
+#define SB_CLOCK_SET_TIME_WORDS                      3  /* snapshot: first word first */
+#define SB_CLOCK_SET_TIME_RESET                      0x000000000000000000000000u
+#define SB_CLOCK_SET_TIME_NS_SHIFT                   0
+#define SB_CLOCK_SET_TIME_NS_MASK                    0x00000000000000003FFFFFFFu  /* nanoseconds, below 1e9 */
+#define SB_CLOCK_SET_TIME_SEC_SHIFT                  32
+#define SB_CLOCK_SET_TIME_SEC_MASK                   0x0000FFFFFFFFFFFF00000000u  /* seconds */
+/* CLOCK_STEP: read-write, 64 bits. Offset that CLOCK_COMMAND.STEP adds to the wallclock */
+#define SB_CLOCK_STEP_ADDR                           0x2020u
+#define SB_CLOCK_STEP_WIDTH                          64
+#define SB_CLOCK_STEP_WORDS                          2  /* snapshot: first word first */
+#define SB_CLOCK_STEP_RESET                          0x0000000000000000u
+#define SB_CLOCK_STEP_NS_SHIFT                       0
+#define SB_CLOCK_STEP_NS_MASK                        0x00000000FFFFFFFFu  /* signed nanoseconds, |NS| < 1e9 (two's complement) */
+#define SB_CLOCK_STEP_SEC_SHIFT                      32
+#define SB_CLOCK_STEP_SEC_MASK                       0xFFFFFFFF00000000u  /* signed seconds (two's complement) */
+/* CLOCK_COMMAND: write strobe (reads as 0), 4 bits. Wallclock operations; CLOCK_TIME shows a SET or STEP at most 6 system clock cycles after the write's acknowledge */
+#define SB_CLOCK_COMMAND_ADDR                        0x2028u
+#define SB_CLOCK_COMMAND_WIDTH                       4
+#define SB_CLOCK_COMMAND_SET_SHIFT                   0
+#define SB_CLOCK_COMMAND_SET_MASK                    0x00000001u  /* load CLOCK_SET_TIME into the wallclock (fraction of a nanosecond zeroed) */
+#define SB_CLOCK_COMMAND_STEP_SHIFT                  1
+#define SB_CLOCK_COMMAND_STEP_MASK                   0x00000002u  /* add CLOCK_STEP (signed seconds and nanoseconds) to the wallclock */
+#define SB_CLOCK_COMMAND_SLEW_SHIFT                  2
+#define SB_CLOCK_COMMAND_SLEW_MASK                   0x00000004u  /* start slewing CLOCK_SLEW_NS at CLOCK_SLEW_RATE_PPM (replaces a slew in progress) */
+#define SB_CLOCK_COMMAND_SLEW_CANCEL_SHIFT           3
+#define SB_CLOCK_COMMAND_SLEW_CANCEL_MASK            0x00000008u  /* stop a slew in progress where it is */
+/* CLOCK_FREQ_ADJ: read-write, 32 bits. Frequency correction in parts per 10^12 (0.001 ppb), signed: +N makes the wallclock advance N ps more per second, exactly. Range +-2147 ppm; takes effect within 100 system clock cycles of a change (two's complement) */
+#define SB_CLOCK_FREQ_ADJ_ADDR                       0x202Cu
+#define SB_CLOCK_FREQ_ADJ_WIDTH                      32
+#define SB_CLOCK_FREQ_ADJ_RESET                      0x00000000u
+/* CLOCK_SLEW_NS: read-write, 32 bits. Offset in nanoseconds that CLOCK_COMMAND.SLEW spreads over time (two's complement) */
+#define SB_CLOCK_SLEW_NS_ADDR                        0x2030u
+#define SB_CLOCK_SLEW_NS_WIDTH                       32
+#define SB_CLOCK_SLEW_NS_RESET                       0x00000000u
+/* CLOCK_SLEW_RATE_PPM: read-write, 16 bits. Rate of a slew in ppm of the wallclock's rate, 1..1000: the wallclock, the media clock and the audio clocks run this much fast or slow until the offset is absorbed */
+#define SB_CLOCK_SLEW_RATE_PPM_ADDR                  0x2034u
+#define SB_CLOCK_SLEW_RATE_PPM_WIDTH                 16
+#define SB_CLOCK_SLEW_RATE_PPM_RESET                 0x00000064u
+/* CLOCK_STATUS: read-only, 32 bits. Clock state */
+#define SB_CLOCK_STATUS_ADDR                         0x2038u
+#define SB_CLOCK_STATUS_WIDTH                        32
+#define SB_CLOCK_STATUS_SLEWING_SHIFT                0
+#define SB_CLOCK_STATUS_SLEWING_MASK                 0x00000001u  /* a slew is in progress */
+#define SB_CLOCK_STATUS_FREQ_UPDATING_SHIFT          1
+#define SB_CLOCK_STATUS_FREQ_UPDATING_MASK           0x00000002u  /* a new CLOCK_FREQ_ADJ is being applied */
+#define SB_CLOCK_STATUS_MEDIA_VALID_SHIFT            2
+#define SB_CLOCK_STATUS_MEDIA_VALID_MASK             0x00000004u  /* CLOCK_MEDIA_COUNT follows the wallclock (low for a few microseconds after a SET, STEP or rate change) */
+#define SB_CLOCK_STATUS_AUDIO_RUNNING_SHIFT          3
+#define SB_CLOCK_STATUS_AUDIO_RUNNING_MASK           0x00000008u  /* the audio clock outputs are running */
+#define SB_CLOCK_STATUS_LAST_ERROR_SHIFT             8
+#define SB_CLOCK_STATUS_LAST_ERROR_MASK              0x00000F00u  /* why the last rejected command or setting was rejected: 0 NONE, 1 STEP_RANGE, 2 SET_RANGE, 3 SLEW_RATE, 4 RATE, 5 AUDIO_CLOCK_FAST, 6 NO_EXTERNAL, 7 TDM_NEEDS_512 */
+/* CLOCK_DISCONTINUITIES: read-only, 32 bits. Times the wallclock jumped (SET and STEP, from the bus or the PTP servo); the media and audio clocks re-align after each; wraps */
+#define SB_CLOCK_DISCONTINUITIES_ADDR                0x203Cu
+#define SB_CLOCK_DISCONTINUITIES_WIDTH               32
+/* CLOCK_REJECTS: read-only, 16 bits. Commands and settings rejected (CLOCK_STATUS.LAST_ERROR); saturates at all ones */
+#define SB_CLOCK_REJECTS_ADDR                        0x2040u
+#define SB_CLOCK_REJECTS_WIDTH                       16
+/* CLOCK_SLEW_REMAINING_NS: read-only, 32 bits. Part of the slew offset not yet applied, in nanoseconds (two's complement) */
+#define SB_CLOCK_SLEW_REMAINING_NS_ADDR              0x2044u
+#define SB_CLOCK_SLEW_REMAINING_NS_WIDTH             32
+/* CLOCK_PPS_WIDTH_NS: read-write, 30 bits. Width of the PPS output pulse in nanoseconds; 0 keeps the output low. The rising edge is the second boundary */
+#define SB_CLOCK_PPS_WIDTH_NS_ADDR                   0x2050u
+#define SB_CLOCK_PPS_WIDTH_NS_WIDTH                  30
+#define SB_CLOCK_PPS_WIDTH_NS_RESET                  0x05F5E100u
+/* CLOCK_EVENT_CONTROL: read-write, 32 bits. Event-capture input */
+#define SB_CLOCK_EVENT_CONTROL_ADDR                  0x2054u
+#define SB_CLOCK_EVENT_CONTROL_WIDTH                 32
+#define SB_CLOCK_EVENT_CONTROL_RESET                 0x00000001u
+#define SB_CLOCK_EVENT_CONTROL_ENABLE_SHIFT          0
+#define SB_CLOCK_EVENT_CONTROL_ENABLE_MASK           0x00000001u  /* stamp edges */
+#define SB_CLOCK_EVENT_CONTROL_FALLING_SHIFT         1
+#define SB_CLOCK_EVENT_CONTROL_FALLING_MASK          0x00000002u  /* stamp falling edges (0: rising) */
+/* CLOCK_EVENT_COUNT: read-only, 32 bits. Edges stamped since reset; wraps (a jump of more than one since the last read means stamps were overwritten) */
+#define SB_CLOCK_EVENT_COUNT_ADDR                    0x2058u
+#define SB_CLOCK_EVENT_COUNT_WIDTH                   32
+/* CLOCK_EVENT_STAMP: read-only, 80 bits. Wallclock time of the last stamped edge at the input pin (snapshot: read the NS word first) */
+#define SB_CLOCK_EVENT_STAMP_ADDR                    0x2060u
+#define SB_CLOCK_EVENT_STAMP_WIDTH                   80
+#define SB_CLOCK_EVENT_STAMP_WORDS                   3  /* snapshot: first word first */
+#define SB_CLOCK_EVENT_STAMP_NS_SHIFT                0
+#define SB_CLOCK_EVENT_STAMP_NS_MASK                 0x00000000000000003FFFFFFFu  /* nanoseconds */
+#define SB_CLOCK_EVENT_STAMP_SEC_SHIFT               32
+#define SB_CLOCK_EVENT_STAMP_SEC_MASK                0x0000FFFFFFFFFFFF00000000u  /* seconds */
+/* CLOCK_MEDIA_CONTROL: read-write, 32 bits. Media clock and audio clocks (one sample rate for the whole device) */
+#define SB_CLOCK_MEDIA_CONTROL_ADDR                  0x2080u
+#define SB_CLOCK_MEDIA_CONTROL_WIDTH                 32
+#define SB_CLOCK_MEDIA_CONTROL_RESET                 0x00000011u
+#define SB_CLOCK_MEDIA_CONTROL_RATE_SHIFT            0
+#define SB_CLOCK_MEDIA_CONTROL_RATE_MASK             0x00000003u  /* sample rate: 0 44.1 kHz, 1 48 kHz, 2 88.2 kHz, 3 96 kHz */
+#define SB_CLOCK_MEDIA_CONTROL_MCLK_512_SHIFT        2
+#define SB_CLOCK_MEDIA_CONTROL_MCLK_512_MASK         0x00000004u  /* MCLK is 512 fs (0: 256 fs) */
+#define SB_CLOCK_MEDIA_CONTROL_TDM_SHIFT             3
+#define SB_CLOCK_MEDIA_CONTROL_TDM_MASK              0x00000008u  /* TDM8 framing: BCLK 256 fs and a one-BCLK frame sync (0: I2S, BCLK 64 fs and LRCK with 50 % duty) */
+#define SB_CLOCK_MEDIA_CONTROL_AUDIO_ENABLE_SHIFT    4
+#define SB_CLOCK_MEDIA_CONTROL_AUDIO_ENABLE_MASK     0x00000010u  /* drive the audio clock outputs */
+#define SB_CLOCK_MEDIA_CONTROL_EXTERNAL_SHIFT        5
+#define SB_CLOCK_MEDIA_CONTROL_EXTERNAL_MASK         0x00000020u  /* MCLK comes from an external clock generator; BCLK and LRCK are divided from it */
+/* CLOCK_MEDIA_COUNT: read-only, 32 bits. The media clock: floor(wallclock x fs) modulo 2^32, the RTP timestamp of a sample taken now (before a stream's offset) */
+#define SB_CLOCK_MEDIA_COUNT_ADDR                    0x2084u
+#define SB_CLOCK_MEDIA_COUNT_WIDTH                   32
+/* CLOCK_EXT_GATE_SEC: read-write, 8 bits. External MCLK meter: gate length in wallclock seconds (1..255; 0 stops the meter) */
+#define SB_CLOCK_EXT_GATE_SEC_ADDR                   0x2090u
+#define SB_CLOCK_EXT_GATE_SEC_WIDTH                  8
+#define SB_CLOCK_EXT_GATE_SEC_RESET                  0x00000001u
+/* CLOCK_EXT_PPB: read-only, 32 bits. External MCLK frequency error against the wallclock, in ppb, over the last gate (resolution 1e9 / (f x gate)) (two's complement) */
+#define SB_CLOCK_EXT_PPB_ADDR                        0x2094u
+#define SB_CLOCK_EXT_PPB_WIDTH                       32
+/* CLOCK_EXT_CYCLES: read-only, 32 bits. External MCLK cycles in the last gate */
+#define SB_CLOCK_EXT_CYCLES_ADDR                     0x2098u
+#define SB_CLOCK_EXT_CYCLES_WIDTH                    32
+/* CLOCK_EXT_PHASE_NS: read-only, 32 bits. Wallclock time of the external LRCK's frame start minus the media clock's sample boundary, in nanoseconds (two's complement) */
+#define SB_CLOCK_EXT_PHASE_NS_ADDR                   0x209Cu
+#define SB_CLOCK_EXT_PHASE_NS_WIDTH                  32
+/* CLOCK_EXT_MEASUREMENTS: read-only, 32 bits. Gates the meter completed; wraps (firmware sees a new EXT_PPB when it moves) */
+#define SB_CLOCK_EXT_MEASUREMENTS_ADDR               0x20A0u
+#define SB_CLOCK_EXT_MEASUREMENTS_WIDTH              32
 
 /* ---- PTP: Reserved for the PTP port, BMCA and servo */
 #define SB_PTP_BASE                                  0x3000u

@@ -331,6 +331,8 @@ ETH_DESIGNS = ("eth-gmii", "eth-mii", "eth-rmii")
 #: The whole MAC subsystem of each interface type with its registers (`MacBench`): the issue's
 #: "MAC + classifier + arbiter + buffers" is its ``mac`` block.
 MAC_DESIGNS = ("mac-gmii", "mac-rgmii", "mac-mii", "mac-rmii")
+#: The time base with its registers (`ClockBench`); ``clock-ext`` adds the external clock input.
+CLOCK_DESIGNS = ("clock", "clock-ext")
 
 
 def _design(name, config):
@@ -348,6 +350,9 @@ def _design(name, config):
     if name in MAC_DESIGNS:
         from .mac_bench import MacBench
         return MacBench(name.removeprefix("mac-"), sys_clk_hz=config.sys_clk_hz)
+    if name in CLOCK_DESIGNS:
+        from .clock_bench import ClockBench
+        return ClockBench(sys_clk_hz=config.sys_clk_hz, external_clock=name == "clock-ext")
     raise ValueError(f"unknown design {name!r}")
 
 
@@ -568,11 +573,13 @@ def add_arguments(parser, *, ooc_flag=True):
                         help="keep the tool runs and logs here (default: a temporary folder)")
     parser.add_argument("--family", action="append", choices=("gowin", "cyclone10lp"),
                         help="restrict to these families (repeatable; default both)")
-    parser.add_argument("--design", choices=("core",) + ETH_DESIGNS + MAC_DESIGNS,
+    parser.add_argument("--design",
+                        choices=("core",) + ETH_DESIGNS + MAC_DESIGNS + CLOCK_DESIGNS,
                         default="core",
                         help="what to synthesize: the core (default), an Ethernet port "
                              "(eth-*: PHY adapter + MAC) or the MAC subsystem with its "
-                             "registers (mac-*), all constrained at --sys-clk-mhz")
+                             "registers (mac-*), the time base with its registers (clock, "
+                             "clock-ext), all constrained at --sys-clk-mhz")
     if ooc_flag:
         parser.add_argument("--no-ooc", action="store_true",
                             help="skip the per-block out-of-context Fmax runs (each block is "

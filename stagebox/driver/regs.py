@@ -2,7 +2,7 @@
 
 from .reginfo import FieldInfo, RegisterInfo
 
-REGMAP_HASH = 0x5F827F2C
+REGMAP_HASH = 0xB6AB5D12
 ADDRESS_BITS = 16
 UNMAPPED_READ_VALUE = 0xDEADC0DE
 
@@ -21,7 +21,7 @@ REGISTERS = {
     ),
     "IDENT_BUILD_FLAGS": RegisterInfo(
         "IDENT_BUILD_FLAGS", 0x000C, 32, "ro", 0x00000000,
-        (FieldInfo("DIRTY", 0, 1), FieldInfo("CPU", 1, 1)),
+        (FieldInfo("DIRTY", 0, 1), FieldInfo("CPU", 1, 1), FieldInfo("EXTERNAL_AUDIO_CLOCK", 2, 1)),
     ),
     "IDENT_REGMAP_HASH": RegisterInfo(
         "IDENT_REGMAP_HASH", 0x0010, 32, "ro", 0x00000000,
@@ -65,19 +65,19 @@ REGISTERS = {
     ),
     "IRQ_STATUS": RegisterInfo(
         "IRQ_STATUS", 0x0100, 32, "ro", 0x00000000,
-        (FieldInfo("BUS_ERROR", 0, 1), FieldInfo("SPI_ERROR", 1, 1), FieldInfo("CP_RX", 2, 1), FieldInfo("CP_TX_DONE", 3, 1), FieldInfo("CP_TX_STAMP", 4, 1), FieldInfo("MAC_RX_DROP", 5, 1), FieldInfo("SOFTWARE", 31, 1)),
+        (FieldInfo("BUS_ERROR", 0, 1), FieldInfo("SPI_ERROR", 1, 1), FieldInfo("CP_RX", 2, 1), FieldInfo("CP_TX_DONE", 3, 1), FieldInfo("CP_TX_STAMP", 4, 1), FieldInfo("MAC_RX_DROP", 5, 1), FieldInfo("EVENT", 6, 1), FieldInfo("PPS", 7, 1), FieldInfo("SOFTWARE", 31, 1)),
     ),
     "IRQ_ENABLE": RegisterInfo(
         "IRQ_ENABLE", 0x0104, 32, "rw", 0x00000000,
-        (FieldInfo("BUS_ERROR", 0, 1), FieldInfo("SPI_ERROR", 1, 1), FieldInfo("CP_RX", 2, 1), FieldInfo("CP_TX_DONE", 3, 1), FieldInfo("CP_TX_STAMP", 4, 1), FieldInfo("MAC_RX_DROP", 5, 1), FieldInfo("SOFTWARE", 31, 1)),
+        (FieldInfo("BUS_ERROR", 0, 1), FieldInfo("SPI_ERROR", 1, 1), FieldInfo("CP_RX", 2, 1), FieldInfo("CP_TX_DONE", 3, 1), FieldInfo("CP_TX_STAMP", 4, 1), FieldInfo("MAC_RX_DROP", 5, 1), FieldInfo("EVENT", 6, 1), FieldInfo("PPS", 7, 1), FieldInfo("SOFTWARE", 31, 1)),
     ),
     "IRQ_PENDING": RegisterInfo(
         "IRQ_PENDING", 0x0108, 32, "w1c", 0x00000000,
-        (FieldInfo("BUS_ERROR", 0, 1), FieldInfo("SPI_ERROR", 1, 1), FieldInfo("CP_RX", 2, 1), FieldInfo("CP_TX_DONE", 3, 1), FieldInfo("CP_TX_STAMP", 4, 1), FieldInfo("MAC_RX_DROP", 5, 1), FieldInfo("SOFTWARE", 31, 1)),
+        (FieldInfo("BUS_ERROR", 0, 1), FieldInfo("SPI_ERROR", 1, 1), FieldInfo("CP_RX", 2, 1), FieldInfo("CP_TX_DONE", 3, 1), FieldInfo("CP_TX_STAMP", 4, 1), FieldInfo("MAC_RX_DROP", 5, 1), FieldInfo("EVENT", 6, 1), FieldInfo("PPS", 7, 1), FieldInfo("SOFTWARE", 31, 1)),
     ),
     "IRQ_TEST": RegisterInfo(
         "IRQ_TEST", 0x010C, 32, "ws", 0x00000000,
-        (FieldInfo("BUS_ERROR", 0, 1), FieldInfo("SPI_ERROR", 1, 1), FieldInfo("CP_RX", 2, 1), FieldInfo("CP_TX_DONE", 3, 1), FieldInfo("CP_TX_STAMP", 4, 1), FieldInfo("MAC_RX_DROP", 5, 1), FieldInfo("SOFTWARE", 31, 1)),
+        (FieldInfo("BUS_ERROR", 0, 1), FieldInfo("SPI_ERROR", 1, 1), FieldInfo("CP_RX", 2, 1), FieldInfo("CP_TX_DONE", 3, 1), FieldInfo("CP_TX_STAMP", 4, 1), FieldInfo("MAC_RX_DROP", 5, 1), FieldInfo("EVENT", 6, 1), FieldInfo("PPS", 7, 1), FieldInfo("SOFTWARE", 31, 1)),
     ),
     "SPI_GAP_TIMEOUT_US": RegisterInfo(
         "SPI_GAP_TIMEOUT_US", 0x0200, 16, "rw", 0x000003E8,
@@ -341,6 +341,94 @@ REGISTERS = {
     ),
     "MAC_MDIO_ERRORS": RegisterInfo(
         "MAC_MDIO_ERRORS", 0x1F0C, 16, "ro", 0x00000000,
+        (),
+    ),
+    "CLOCK_TIME": RegisterInfo(
+        "CLOCK_TIME", 0x2000, 80, "ro", 0x00000000,
+        (FieldInfo("NS", 0, 30), FieldInfo("SEC", 32, 48)),
+    ),
+    "CLOCK_SET_TIME": RegisterInfo(
+        "CLOCK_SET_TIME", 0x2010, 80, "rw", 0x00000000,
+        (FieldInfo("NS", 0, 30), FieldInfo("SEC", 32, 48)),
+    ),
+    "CLOCK_STEP": RegisterInfo(
+        "CLOCK_STEP", 0x2020, 64, "rw", 0x00000000,
+        (FieldInfo("NS", 0, 32), FieldInfo("SEC", 32, 32)),
+    ),
+    "CLOCK_COMMAND": RegisterInfo(
+        "CLOCK_COMMAND", 0x2028, 4, "ws", 0x00000000,
+        (FieldInfo("SET", 0, 1), FieldInfo("STEP", 1, 1), FieldInfo("SLEW", 2, 1), FieldInfo("SLEW_CANCEL", 3, 1)),
+    ),
+    "CLOCK_FREQ_ADJ": RegisterInfo(
+        "CLOCK_FREQ_ADJ", 0x202C, 32, "rw", 0x00000000,
+        (),
+    ),
+    "CLOCK_SLEW_NS": RegisterInfo(
+        "CLOCK_SLEW_NS", 0x2030, 32, "rw", 0x00000000,
+        (),
+    ),
+    "CLOCK_SLEW_RATE_PPM": RegisterInfo(
+        "CLOCK_SLEW_RATE_PPM", 0x2034, 16, "rw", 0x00000064,
+        (),
+    ),
+    "CLOCK_STATUS": RegisterInfo(
+        "CLOCK_STATUS", 0x2038, 32, "ro", 0x00000000,
+        (FieldInfo("SLEWING", 0, 1), FieldInfo("FREQ_UPDATING", 1, 1), FieldInfo("MEDIA_VALID", 2, 1), FieldInfo("AUDIO_RUNNING", 3, 1), FieldInfo("LAST_ERROR", 8, 4)),
+    ),
+    "CLOCK_DISCONTINUITIES": RegisterInfo(
+        "CLOCK_DISCONTINUITIES", 0x203C, 32, "ro", 0x00000000,
+        (),
+    ),
+    "CLOCK_REJECTS": RegisterInfo(
+        "CLOCK_REJECTS", 0x2040, 16, "ro", 0x00000000,
+        (),
+    ),
+    "CLOCK_SLEW_REMAINING_NS": RegisterInfo(
+        "CLOCK_SLEW_REMAINING_NS", 0x2044, 32, "ro", 0x00000000,
+        (),
+    ),
+    "CLOCK_PPS_WIDTH_NS": RegisterInfo(
+        "CLOCK_PPS_WIDTH_NS", 0x2050, 30, "rw", 0x05F5E100,
+        (),
+    ),
+    "CLOCK_EVENT_CONTROL": RegisterInfo(
+        "CLOCK_EVENT_CONTROL", 0x2054, 32, "rw", 0x00000001,
+        (FieldInfo("ENABLE", 0, 1), FieldInfo("FALLING", 1, 1)),
+    ),
+    "CLOCK_EVENT_COUNT": RegisterInfo(
+        "CLOCK_EVENT_COUNT", 0x2058, 32, "ro", 0x00000000,
+        (),
+    ),
+    "CLOCK_EVENT_STAMP": RegisterInfo(
+        "CLOCK_EVENT_STAMP", 0x2060, 80, "ro", 0x00000000,
+        (FieldInfo("NS", 0, 30), FieldInfo("SEC", 32, 48)),
+    ),
+    "CLOCK_MEDIA_CONTROL": RegisterInfo(
+        "CLOCK_MEDIA_CONTROL", 0x2080, 32, "rw", 0x00000011,
+        (FieldInfo("RATE", 0, 2), FieldInfo("MCLK_512", 2, 1), FieldInfo("TDM", 3, 1), FieldInfo("AUDIO_ENABLE", 4, 1), FieldInfo("EXTERNAL", 5, 1)),
+    ),
+    "CLOCK_MEDIA_COUNT": RegisterInfo(
+        "CLOCK_MEDIA_COUNT", 0x2084, 32, "ro", 0x00000000,
+        (),
+    ),
+    "CLOCK_EXT_GATE_SEC": RegisterInfo(
+        "CLOCK_EXT_GATE_SEC", 0x2090, 8, "rw", 0x00000001,
+        (),
+    ),
+    "CLOCK_EXT_PPB": RegisterInfo(
+        "CLOCK_EXT_PPB", 0x2094, 32, "ro", 0x00000000,
+        (),
+    ),
+    "CLOCK_EXT_CYCLES": RegisterInfo(
+        "CLOCK_EXT_CYCLES", 0x2098, 32, "ro", 0x00000000,
+        (),
+    ),
+    "CLOCK_EXT_PHASE_NS": RegisterInfo(
+        "CLOCK_EXT_PHASE_NS", 0x209C, 32, "ro", 0x00000000,
+        (),
+    ),
+    "CLOCK_EXT_MEASUREMENTS": RegisterInfo(
+        "CLOCK_EXT_MEASUREMENTS", 0x20A0, 32, "ro", 0x00000000,
         (),
     ),
 }

@@ -12,7 +12,8 @@ from .model import Access, Block, Field, Register, RegisterMap, Window
 __all__ = ["STAGEBOX_MAP", "MAGIC", "PhyType", "IRQ_SOURCES", "SPI_COUNTERS", "SAMPLE_RATES_HZ",
            "MDIO_OP_WRITE", "MDIO_OP_READ", "MAC_COUNTERS", "MCAST_ENTRIES", "RTP_MATCH_ENTRIES",
            "PKTBUF_RX_OFFSET", "PKTBUF_TX_OFFSET", "PKTBUF_WINDOW_BYTES", "DEFAULT_MAC_ADDRESS",
-           "MAC_TABLES_OFFSET", "MAC_TABLES_BYTES"]
+           "MAC_TABLES_OFFSET", "MAC_TABLES_BYTES", "CLOCK_ERRORS", "CLOCK_COMMANDS",
+           "SLEW_RATE_MAX_PPM", "COMMAND_LATENCY_CYCLES"]
 
 #: ASCII "SBOX": the first thing a host checks.
 MAGIC = 0x53424F58
@@ -41,6 +42,8 @@ IRQ_SOURCES = (
     Field("CP_TX_STAMP", 4, 1, "the SFD time of a control-plane frame sent with STAMP arrived"),
     Field("MAC_RX_DROP", 5, 1, "a received frame was dropped: MAC error, bad IPv4 checksum, "
                                "or a full buffer (MAC_RX_* counters say which)"),
+    Field("EVENT", 6, 1, "the event-capture input saw an edge (CLOCK_EVENT_STAMP is new)"),
+    Field("PPS", 7, 1, "the wallclock entered a new second (rises with the PPS output)"),
     Field("SOFTWARE", 31, 1, "raised by a write to IRQ_TEST"),
 )
 
@@ -72,6 +75,8 @@ _IDENT = Block(
         Register("BUILD_FLAGS", 0x0C, 32, Access.RO, "How the gateware was built", fields=(
             Field("DIRTY", 0, 1, "the source tree had uncommitted changes"),
             Field("CPU", 1, 1, "built with the on-chip softcore (0: CPU-less SPI variant)"),
+            Field("EXTERNAL_AUDIO_CLOCK", 2, 1, "built with the external audio clock input "
+                                                "(CLOCK_MEDIA_CONTROL.EXTERNAL available)"),
         )),
         Register("REGMAP_HASH", 0x10, 32, Access.RO,
                  "Hash of the register map the gateware was built with (SB_REGMAP_HASH)"),
@@ -319,6 +324,132 @@ _PKTBUF = Block(
 )
 
 
+#: CLOCK_STATUS.LAST_ERROR codes: (code, name, description). Each rejection also counts in
+#: CLOCK_REJECTS; the rejected command or setting changes nothing.
+CLOCK_ERRORS = (
+    (0, "NONE", "no command was rejected since reset"),
+    (1, "STEP_RANGE", "STEP with |CLOCK_STEP.NS| >= 1e9 (put whole seconds in CLOCK_STEP.SEC)"),
+    (2, "SET_RANGE", "SET with CLOCK_SET_TIME.NS >= 1e9"),
+    (3, "SLEW_RATE", "SLEW with CLOCK_SLEW_RATE_PPM outside 1..1000"),
+    (4, "RATE", "CLOCK_MEDIA_CONTROL.RATE names a sample rate this build does not have "
+                "(IDENT_SAMPLE_RATES); the media clock keeps the previous rate"),
+    (5, "AUDIO_CLOCK_FAST", "the selected MCLK is faster than half the system clock: "
+                            "the audio clock outputs stay stopped (use EXTERNAL)"),
+    (6, "NO_EXTERNAL", "MEDIA_CONTROL.EXTERNAL set in a build without the external clock input; "
+                       "the internal audio clocks stay selected"),
+    (7, "TDM_NEEDS_512", "TDM8 from the external MCLK needs MCLK_512 (BCLK is MCLK / 2); the "
+                         "external BCLK and LRCK stay low"),
+)
+
+#: System clock cycles after a CLOCK_COMMAND write is acknowledged by which the wallclock
+#: shows its effect (SET, STEP) or has accepted it (SLEW, SLEW_CANCEL).
+COMMAND_LATENCY_CYCLES = 6
+
+#: CLOCK_COMMAND bits.
+CLOCK_COMMANDS = (
+    Field("SET", 0, 1, "load CLOCK_SET_TIME into the wallclock (fraction of a nanosecond zeroed)"),
+    Field("STEP", 1, 1, "add CLOCK_STEP (signed seconds and nanoseconds) to the wallclock"),
+    Field("SLEW", 2, 1, "start slewing CLOCK_SLEW_NS at CLOCK_SLEW_RATE_PPM (replaces a slew in "
+                        "progress)"),
+    Field("SLEW_CANCEL", 3, 1, "stop a slew in progress where it is"),
+)
+
+#: The fastest slew the wallclock accepts, in ppm of its rate.
+SLEW_RATE_MAX_PPM = 1000
+
+
+def _signed(text):
+    return text + " (two's complement)"
+
+
+_CLOCK = Block(
+    "CLOCK", 0x2000, 0x1000,
+    "Wallclock (PTP time, disciplined by the PTP servo or the host), PPS output, event capture, "
+    "media clock and audio clocks",
+    registers=(
+        _stamp_register("TIME", 0x000, "The wallclock now: PTP time, ARB or PTP timescale as "
+                                       "the grandmaster says"),
+        Register("SET_TIME", 0x010, 80, Access.RW,
+                 "Time that CLOCK_COMMAND.SET loads (write the SEC word last: the bank commits "
+                 "the words together)",
+                 fields=(Field("NS", 0, 30, "nanoseconds, below 1e9"),
+                         Field("SEC", 32, 48, "seconds"))),
+        Register("STEP", 0x020, 64, Access.RW,
+                 "Offset that CLOCK_COMMAND.STEP adds to the wallclock", fields=(
+                     Field("NS", 0, 32, _signed("signed nanoseconds, |NS| < 1e9")),
+                     Field("SEC", 32, 32, _signed("signed seconds")),
+                 )),
+        Register("COMMAND", 0x028, 4, Access.WS,
+                 f"Wallclock operations; CLOCK_TIME shows a SET or STEP at most "
+                 f"{COMMAND_LATENCY_CYCLES} system clock cycles after the write's acknowledge",
+                 fields=CLOCK_COMMANDS),
+        Register("FREQ_ADJ", 0x02C, 32, Access.RW,
+                 _signed("Frequency correction in parts per 10^12 (0.001 ppb), signed: +N makes "
+                         "the wallclock advance N ps more per second, exactly. Range +-2147 "
+                         "ppm; takes effect within 100 system clock cycles of a change")),
+        Register("SLEW_NS", 0x030, 32, Access.RW,
+                 _signed("Offset in nanoseconds that CLOCK_COMMAND.SLEW spreads over time")),
+        Register("SLEW_RATE_PPM", 0x034, 16, Access.RW,
+                 f"Rate of a slew in ppm of the wallclock's rate, 1..{SLEW_RATE_MAX_PPM}: the "
+                 "wallclock, the media clock and the audio clocks run this much fast or slow "
+                 "until the offset is absorbed", reset=100),
+        Register("STATUS", 0x038, 32, Access.RO, "Clock state", fields=(
+            Field("SLEWING", 0, 1, "a slew is in progress"),
+            Field("FREQ_UPDATING", 1, 1, "a new CLOCK_FREQ_ADJ is being applied"),
+            Field("MEDIA_VALID", 2, 1, "CLOCK_MEDIA_COUNT follows the wallclock (low for a few "
+                                       "microseconds after a SET, STEP or rate change)"),
+            Field("AUDIO_RUNNING", 3, 1, "the audio clock outputs are running"),
+            Field("LAST_ERROR", 8, 4, "why the last rejected command or setting was rejected: "
+                  + ", ".join(f"{code} {name}" for code, name, _ in CLOCK_ERRORS)),
+        )),
+        Register("DISCONTINUITIES", 0x03C, 32, Access.RO,
+                 "Times the wallclock jumped (SET and STEP, from the bus or the PTP servo); the "
+                 "media and audio clocks re-align after each; wraps"),
+        _counter("REJECTS", 0x040, "Commands and settings rejected (CLOCK_STATUS.LAST_ERROR)"),
+        Register("SLEW_REMAINING_NS", 0x044, 32, Access.RO,
+                 _signed("Part of the slew offset not yet applied, in nanoseconds")),
+        Register("PPS_WIDTH_NS", 0x050, 30, Access.RW,
+                 "Width of the PPS output pulse in nanoseconds; 0 keeps the output low. The "
+                 "rising edge is the second boundary", reset=100_000_000),
+        Register("EVENT_CONTROL", 0x054, 32, Access.RW, "Event-capture input", reset=1,
+                 fields=(Field("ENABLE", 0, 1, "stamp edges"),
+                         Field("FALLING", 1, 1, "stamp falling edges (0: rising)"))),
+        Register("EVENT_COUNT", 0x058, 32, Access.RO,
+                 "Edges stamped since reset; wraps (a jump of more than one since the last read "
+                 "means stamps were overwritten)"),
+        _stamp_register("EVENT_STAMP", 0x060, "Wallclock time of the last stamped edge at the "
+                                              "input pin"),
+        Register("MEDIA_CONTROL", 0x080, 32, Access.RW,
+                 "Media clock and audio clocks (one sample rate for the whole device)",
+                 reset=0b10001, fields=(
+                     Field("RATE", 0, 2, "sample rate: 0 44.1 kHz, 1 48 kHz, 2 88.2 kHz, "
+                                         "3 96 kHz"),
+                     Field("MCLK_512", 2, 1, "MCLK is 512 fs (0: 256 fs)"),
+                     Field("TDM", 3, 1, "TDM8 framing: BCLK 256 fs and a one-BCLK frame sync "
+                                        "(0: I2S, BCLK 64 fs and LRCK with 50 % duty)"),
+                     Field("AUDIO_ENABLE", 4, 1, "drive the audio clock outputs"),
+                     Field("EXTERNAL", 5, 1, "MCLK comes from an external clock generator; "
+                                             "BCLK and LRCK are divided from it"),
+                 )),
+        Register("MEDIA_COUNT", 0x084, 32, Access.RO,
+                 "The media clock: floor(wallclock x fs) modulo 2^32, the RTP timestamp of a "
+                 "sample taken now (before a stream's offset)"),
+        Register("EXT_GATE_SEC", 0x090, 8, Access.RW,
+                 "External MCLK meter: gate length in wallclock seconds (1..255; 0 stops the "
+                 "meter)", reset=1),
+        Register("EXT_PPB", 0x094, 32, Access.RO,
+                 _signed("External MCLK frequency error against the wallclock, in ppb, over the "
+                         "last gate (resolution 1e9 / (f x gate))")),
+        Register("EXT_CYCLES", 0x098, 32, Access.RO, "External MCLK cycles in the last gate"),
+        Register("EXT_PHASE_NS", 0x09C, 32, Access.RO,
+                 _signed("Wallclock time of the external LRCK's frame start minus the media "
+                         "clock's sample boundary, in nanoseconds")),
+        Register("EXT_MEASUREMENTS", 0x0A0, 32, Access.RO,
+                 "Gates the meter completed; wraps (firmware sees a new EXT_PPB when it moves)"),
+    ),
+)
+
+
 def _reserved(name, base, size, what):
     return Block(name, base, size, f"Reserved for {what}")
 
@@ -331,7 +462,7 @@ STAGEBOX_MAP = RegisterMap(
         _IRQ,
         _SPI,
         _MAC,
-        _reserved("CLOCK", 0x2000, 0x1000, "the wallclock, media clock and audio clocks"),
+        _CLOCK,
         _reserved("PTP", 0x3000, 0x1000, "the PTP port, BMCA and servo"),
         _reserved("RTP_TX", 0x4000, 0x1000, "the RTP transmitter and its stream table"),
         _reserved("RTP_RX", 0x5000, 0x1000, "the RTP receiver and its stream table"),
