@@ -173,8 +173,14 @@ class SpiBridge(wiring.Component):
             wr.addr.eq(word_idx),
         ]
         # Bits of the address above the bus, and bursts that run past the top, are refused.
+        # Registered: the header is complete at least two bytes (the CRC) before the verdict is
+        # used, and the adder and comparators stay off the counters' paths.
         span_end = address[2:] + last_word + 1
-        address_bad = (address[:2] != 0) | (span_end > (1 << self.addr_width))
+        request_bad = Signal()
+        m.d.sync += request_bad.eq(
+            ((cmd != proto.CMD_READ) & (cmd != proto.CMD_WRITE))
+            | (address[:2] != 0) | (span_end > (1 << self.addr_width))
+            | (last_word >= self.max_words))
 
         def finish(code, counter=None):
             m.d.sync += [status.eq(code), regs.last_status.eq(code), word_idx.eq(0)]
@@ -241,8 +247,7 @@ class SpiBridge(wiring.Component):
                             m.d.sync += crc.eq(proto.CRC_INIT)
                             finish(proto.Status.CRC_ERROR, "CRC_ERRORS")
                             m.next = "RESPOND"
-                        with m.Elif(((cmd != proto.CMD_READ) & (cmd != proto.CMD_WRITE))
-                                    | address_bad | (last_word >= self.max_words)):
+                        with m.Elif(request_bad):
                             finish(proto.Status.BAD_REQUEST, "BAD_REQUESTS")
                             m.next = "RESPOND"
                         with m.Else():
