@@ -52,8 +52,9 @@ class ClockBench(wiring.Component):
         wiring.connect(m, wiring.flipped(self.bus), bank.bus)
         wiring.connect(m, bank.clock, tb.regs)
         if self.audio_ext_pin:
-            m.domains.audio_ext = ClockDomain("audio_ext", reset_less=True)
-            m.d.comb += m.domains.audio_ext.clk.eq(self.audio_ext_clk)
+            audio_ext = ClockDomain("audio_ext", reset_less=True)
+            m.domains += audio_ext
+            m.d.comb += audio_ext.clk.eq(self.audio_ext_clk)
         m.d.comb += [
             tb.event_in.eq(self.event_in),
             self.pps.eq(tb.pps), self.mclk.eq(tb.mclk), self.bclk.eq(tb.bclk),

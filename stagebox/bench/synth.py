@@ -165,19 +165,31 @@ def _gowin_pins():
         pins = db.pinout[GOWIN_FAMILY][GOWIN_PACKAGE]
         gclk = sorted(p for p, (_, fn) in pins.items() if any(f.startswith("GCLKT") for f in fn))
         plain = sorted(p for p, (_, fn) in pins.items() if not fn)
-        _PINS = (gclk[0], plain)
+        _PINS = (gclk, plain)
     return _PINS
 
 
+def _is_clock(name):
+    """Clock-domain inputs of a top: ``clk`` and ``<domain>_clk`` (not ``sclk``, SPI data)."""
+    return name == "clk" or name.endswith("_clk")
+
+
 def _write_cst(path, ports):
-    """Constrain `ports` ({name: width}) to pins; `clk` goes to a global clock pin."""
-    clk_pin, plain = _gowin_pins()
-    bits = [n if w == 1 else f"{n}[{i}]" for n, w in ports.items() if n != "clk"
+    """Constrain `ports` ({name: width}) to pins: every clock input on its own global clock
+    pin (a clock on a plain pin may find no dedicated route to the clock tree, and whether it
+    does depends on placement), the rest on general-purpose pins."""
+    gclk, plain = _gowin_pins()
+    clocks = sorted((n for n, w in ports.items() if _is_clock(n) and w == 1),
+                    key=lambda n: n != "clk")
+    if len(clocks) > len(gclk):
+        raise ToolError(f"{len(clocks)} clock inputs do not fit the {len(gclk)} global clock "
+                        f"pins of {GOWIN_DEVICE}")
+    bits = [n if w == 1 else f"{n}[{i}]" for n, w in ports.items() if n not in clocks
             for i in range(w)]
     if len(bits) > len(plain):
         raise ToolError(f"{len(bits)} top-level port bits do not fit the {len(plain)} free pins "
                         f"of {GOWIN_DEVICE}")
-    lines = [f'IO_LOC "clk" {clk_pin};'] if "clk" in ports else []
+    lines = [f'IO_LOC "{n}" {p};' for n, p in zip(clocks, gclk, strict=False)]
     lines += [f'IO_LOC "{b}" {p};' for b, p in zip(bits, plain[:len(bits)], strict=True)]
     Path(path).write_text("\n".join(lines) + "\n")
 
