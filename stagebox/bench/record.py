@@ -13,7 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["DEFAULT_PATH", "append", "load", "entries_from_report", "add_arguments", "run"]
+__all__ = ["DEFAULT_PATH", "append", "load", "entries_from_report", "entry_from_build",
+           "add_arguments", "run"]
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_PATH = REPO / "bench" / "results.jsonl"
@@ -80,11 +81,43 @@ def entries_from_report(report):
     return out
 
 
+def entry_from_build(report):
+    """(name, figures) to record from a `stagebox.soc.build.build` report."""
+    name = f"build/{report['board']}/{report['variant']}"
+    keep = ("device", "sys_clk_hz", "phy", "resources", "blocks", "clocks", "timing_met",
+            "hold_violations", "critical_path", "bram", "utilization", "estimate", "times_s")
+    return name, {k: report[k] for k in keep if k in report}
+
+
+def _bench_board(args):
+    import tempfile
+
+    from stagebox.boards import get_board
+    from stagebox.soc.build import build, format_report
+
+    board = get_board(args.board)
+    for variant in [args.board_variant] if args.board_variant else ["spi", "soc"]:
+        with tempfile.TemporaryDirectory(prefix=f"stagebox-{board.name}-{variant}-") as out:
+            where = Path(args.workdir) / f"{board.name}-{variant}" if args.workdir else out
+            report = build(board, variant, out_dir=where)
+        print(format_report(report))
+        if args.append:
+            print(_summary(append(*entry_from_build(report), args.record)))
+    return 0
+
+
 def _summary(entry):
     f = entry["figures"]
     total, flat = f.get("total", {}), f.get("flat", {})
     bits = []
-    if "logic" in total:
+    if entry["name"].startswith("build/"):
+        res = f.get("resources", {})
+        clocks = ", ".join(f"{c['fmax_mhz']}/{c['constraint_mhz']}"
+                           for c in f.get("clocks", {}).values())
+        bits.append(f"lut4 {res.get('lut4')} alu {res.get('alu')} dff {res.get('dff')} "
+                    f"bsram {res.get('bsram')} fmax/target MHz {clocks} "
+                    f"met {f.get('timing_met')} {f.get('times_s', {}).get('total')} s")
+    elif "logic" in total:
         bits.append(f"logic {total['logic']} (flat {flat.get('logic')}) dff {total['dff']} "
                     f"bsram {total['bsram']} fmax {flat.get('fmax_mhz')} MHz")
     elif "verilator" in f:
@@ -104,6 +137,11 @@ def add_arguments(parser):
     parser.add_argument("--show", nargs="?", type=int, const=10, metavar="N",
                         help="print the last N entries of the record (default 10) and exit")
     parser.add_argument("--record", metavar="FILE", help="use this record file instead")
+    parser.add_argument("--board", metavar="BOARD",
+                        help="build a board (both variants, or --board-variant) and record per "
+                             "variant: resources, Fmax per clock, timing, build time")
+    parser.add_argument("--board-variant", choices=("soc", "spi"),
+                        help="with --board: only this variant")
     parser.add_argument("--sim", action="store_true",
                         help="measure simulator speed (cocotb on Verilator and Icarus, median of "
                              "3) instead of synthesizing")
@@ -119,6 +157,8 @@ def run(args):
         if not entries:
             print("no entries", file=sys.stderr)
         return 0
+    if args.board:
+        return _bench_board(args)
     if args.sim:
         from .simspeed import cocotb_speed
         figures = cocotb_speed()

@@ -396,10 +396,12 @@ def _ports_from_json(netlist, module):
 
 
 def synth_report(config, *, workdir, families=("gowin", "cyclone10lp"), design="core",
-                 ooc_blocks=None):
+                 ooc_blocks=None, flat_pnr=True):
     """Synthesise `config`'s core (or another `design`, see `ETH_DESIGNS`) in `workdir`;
     return the report as a JSON-able dict. `ooc_blocks` limits the out-of-context Fmax runs
-    to those blocks (default: all; each is a place and route of its own)."""
+    to those blocks (default: all; each is a place and route of its own). Without
+    `flat_pnr` the flattened design is synthesized but not placed (no total Fmax): the
+    board builds place and route the whole core in its real surroundings."""
     import dataclasses
 
     cwd = Path(workdir)
@@ -418,7 +420,8 @@ def synth_report(config, *, workdir, families=("gowin", "cyclone10lp"), design="
 
     jobs = []
     if "gowin" in families:
-        jobs += [_gowin_hier, _gowin_flat]
+        flat = _gowin_flat if flat_pnr else _gowin_flat_synth
+        jobs += [_gowin_hier, flat]
     if "cyclone10lp" in families:
         jobs += [_cyclone]
     unknown = set(families) - {"gowin", "cyclone10lp"}
@@ -495,6 +498,16 @@ def _gowin_hier(cwd, freq_mhz, timings):
     }
 
 
+def _gowin_flat_synth(cwd, freq_mhz, timings):
+    _yosys("read_verilog core.v\n"
+           f"synth_gowin -top {TOP} -json gowin_flat.json\n"
+           "tee -q -o gowin_flat_stat.json stat -json\n",
+           cwd=cwd, name="gowin_flat", timings=timings, key="gowin/flat/yosys")
+    fig = _gowin_figures(_flat_cells(json.loads(Path(cwd, "gowin_flat_stat.json").read_text())))
+    fig.update(fmax_mhz=None, fmax_error="not placed (synthesis only)")
+    return "gowin_flat", fig
+
+
 def _gowin_flat(cwd, freq_mhz, timings):
     _yosys("read_verilog core.v\n"
            f"synth_gowin -top {TOP} -json gowin_flat.json\n"
@@ -554,9 +567,13 @@ def format_report(report):
             fmax = f.get("fmax_mhz")
             out.append(f"{name:<8}{f['lut4']:>7}{f['alu']:>6}{f['logic']:>7}{f['mux_wide']:>6}"
                        f"{f['dff']:>6}{f['bsram']:>7}{_cell(fmax, '{:.1f}'):>10}")
+        if g["flat"].get("fmax_mhz") is None:
+            placed = "not placed (stagebox build places the whole design on a board)"
+        else:
+            placed = (f"placed and routed (Fmax of clock {g['flat']['clock_net']!r}, "
+                      f"constraint {g['flat']['constraint_mhz']:g} MHz)")
         out.append("total = sum of blocks (hierarchical synthesis); flat = flattened synthesis, "
-                   f"placed and routed (Fmax of clock {g['flat']['clock_net']!r}, constraint "
-                   f"{g['flat']['constraint_mhz']:g} MHz); block Fmax out of context")
+                   f"{placed}; block Fmax out of context")
         for name, f in g["blocks"].items():
             if f.get("fmax_error"):
                 out.append(f"  {name}: no Fmax: {f['fmax_error']}")
