@@ -5,6 +5,7 @@
 #define SB_REGMAP_HASH                               0xB6AB5D12u  /* compare with IDENT_REGMAP_HASH */
 #define SB_ADDRESS_BITS                              16
 #define SB_UNMAPPED_READ_VALUE                       0xDEADC0DEu
+#define SB_IDENT_MAGIC_VALUE                         0x53424F58u  /* what IDENT_MAGIC always reads */
 
 /* Registers wider than 32 bits span consecutive words, least significant first.
  * Read the first word first: it latches the whole value (snapshot).

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from stagebox.driver import spi_protocol as proto
 
-from .map import STAGEBOX_MAP
+from .map import MAGIC, STAGEBOX_MAP
 from .model import Access
 
 __all__ = ["generate_all", "write_all", "REPO_ROOT", "OUTPUTS"]
@@ -37,6 +37,7 @@ def _c_header(regmap):
     define("SB_REGMAP_HASH", _hex(regmap.digest) + "u", "compare with IDENT_REGMAP_HASH")
     define("SB_ADDRESS_BITS", regmap.address_bits)
     define("SB_UNMAPPED_READ_VALUE", _hex(regmap.unmapped_read_value) + "u")
+    define("SB_IDENT_MAGIC_VALUE", _hex(MAGIC) + "u", "what IDENT_MAGIC always reads")
     out.append("")
     out.append("/* Registers wider than 32 bits span consecutive words, least significant first.")
     out.append(" * Read the first word first: it latches the whole value (snapshot).")

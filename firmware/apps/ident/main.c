@@ -29,8 +29,6 @@
 #endif
 
 #define IDENT_END "stagebox-ident: done"
-/* MAGIC of stagebox/regmap/map.py ("SBOX"); the generated header documents it in a comment only. */
-#define IDENT_MAGIC 0x53424F58u
 
 /* Scratch patterns: all ones, all zeros and both alternating bit patterns catch stuck and
  * bridged data lines. */
@@ -79,7 +77,7 @@ static void print_identity(void)
 
 	printf("stagebox-ident: base 0x%08lx\n", (unsigned long)STAGEBOX_BASE);
 	printf("stagebox-ident: magic 0x%08lx %s\n", (unsigned long)magic,
-	       verdict(magic == IDENT_MAGIC));
+	       verdict(magic == SB_IDENT_MAGIC_VALUE));
 	printf("stagebox-ident: version %lu.%lu.%lu\n",
 	       (unsigned long)((version & SB_IDENT_VERSION_MAJOR_MASK) >> SB_IDENT_VERSION_MAJOR_SHIFT),
 	       (unsigned long)((version & SB_IDENT_VERSION_MINOR_MASK) >> SB_IDENT_VERSION_MINOR_SHIFT),
