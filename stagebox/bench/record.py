@@ -110,7 +110,11 @@ def _summary(entry):
     f = entry["figures"]
     total, flat = f.get("total", {}), f.get("flat", {})
     bits = []
-    if entry["name"].startswith("build/"):
+    if entry["name"].startswith("build/") and "estimate" in f:
+        est = f["estimate"]
+        bits.append(f"LEs {est.get('les')} ff {est.get('ff')} m9k {est.get('m9k')} (synth_intel "
+                    f"estimate) {f.get('times_s', {}).get('total')} s")
+    elif entry["name"].startswith("build/"):
         res = f.get("resources", {})
         clocks = ", ".join(f"{c['fmax_mhz']}/{c['constraint_mhz']}"
                            for c in f.get("clocks", {}).values())
