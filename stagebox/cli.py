@@ -6,6 +6,9 @@
     stagebox boards [--pins]        the supported boards (and where every signal is)
     stagebox program BOARD          load the bitstream with openFPGALoader
     stagebox sim soc                the single-chip SoC simulated (BIOS + identity program)
+    stagebox sim replay --pcap P [--record OUT.pcap]
+                                    a capture played into a simulated Stagebox (system simulator)
+    stagebox sim speed              the system simulator's speed on the default core
     stagebox test [PYTEST ARGS]     the whole test suite (from a checkout; -m "not slow" for
                                     the quick part)
     stagebox regs generate|check    write / verify the generated register files
@@ -200,6 +203,18 @@ def _sim_soc(args):
     return main_sim_soc(args)
 
 
+def _sim_replay(args):
+    from stagebox.sim.replay import main_replay
+
+    return main_replay(args)
+
+
+def _sim_speed(args):
+    from stagebox.sim.speed import main_speed
+
+    return main_speed(args)
+
+
 def _test(args):
     env = dict(os.environ)
     command = [sys.executable, "-m", "pytest", "-n", os.environ.get("STAGEBOX_JOBS", "auto"),
@@ -256,7 +271,7 @@ def main(argv=None):
     write.add_argument("value", type=_parse_int)
     regs.set_defaults(handler=_regs)
 
-    sim = commands.add_parser("sim", help="simulations (the SoC now; the system simulator later)")
+    sim = commands.add_parser("sim", help="simulations: the system simulator, the SoC")
     sims = sim.add_subparsers(dest="sim_command", required=True)
     sim_soc = sims.add_parser("soc", help="the single-chip SoC in LiteX's Verilator simulation: "
                                           "BIOS, then the identity program")
@@ -264,6 +279,26 @@ def main(argv=None):
     sim_soc.add_argument("--no-app", action="store_true", help="boot the BIOS only")
     sim_soc.add_argument("--timeout-cycles", type=int, help="stop after this many cycles")
     sim_soc.set_defaults(handler=_sim_soc)
+    replay = sims.add_parser("replay", help="play a capture into a simulated Stagebox and record "
+                                            "what reached its pins")
+    replay.add_argument("--pcap", required=True, help="capture to inject (Ethernet or Linux "
+                                                      "cooked, pcap or pcapng)")
+    replay.add_argument("--record", help="pcap of the frames at the device's pins, true times")
+    replay.add_argument("--record-network", help="pcap of everything on the simulated switch")
+    replay.add_argument("--retime-us", type=float,
+                        help="send at this fixed interval instead of the capture's timing")
+    replay.add_argument("--interface", choices=("gmii", "rmii"), default="gmii",
+                        help="the device's PHY interface (default gmii)")
+    replay.add_argument("--max-frames", type=int, help="only the first N frames")
+    replay.add_argument("--seed", type=int, default=0, help="seed of every random choice")
+    replay.add_argument("--report", help="also write the JSON result here")
+    replay.set_defaults(handler=_sim_replay)
+    speed = sims.add_parser("speed", help="measure the system simulator on the default core")
+    speed.add_argument("--interface", choices=("gmii", "rmii"), default="gmii")
+    speed.add_argument("--ms", type=float, default=100.0, help="simulated milliseconds per run")
+    speed.add_argument("--runs", type=int, default=3, help="runs (the median is reported)")
+    speed.add_argument("--trace", help="also write waveforms (FST) of a short run here")
+    speed.set_defaults(handler=_sim_speed)
 
     report = commands.add_parser("synth-report", help="area and Fmax per block")
     synth.add_arguments(report)
