@@ -27,8 +27,8 @@ def _one_run(interface, ms, cold, trace_path=None):
     started = time.monotonic()
     sim = Simulation(config, trace=bool(trace_path))
     compile_s = time.monotonic() - started
-    device = sim.add_stagebox("dut", ppm=12.0, link_ppm=-7.0)
     sim.connect(ModelGrandmaster(log_sync_interval=-3, log_announce_interval=0))
+    device = sim.add_stagebox("dut", ppm=12.0, link_ppm=-7.0)
     if trace_path:
         device.trace(trace_path)
     sim.run_until(PS_PER_S // 1000)

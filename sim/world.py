@@ -229,6 +229,9 @@ class Stagebox(SimDevice):
     def write(self, name, value):
         _drive(self.regs.write(name, value))
 
+    def read_field(self, name, field):
+        return _drive(self.regs.read_field(name, field))
+
     def pps_edges(self):
         """True times (ps) of the PPS pin's rising edges since the last call."""
         return [t for t, v in self.changes("pps") if v]
