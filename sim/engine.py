@@ -36,6 +36,7 @@ _SIGNATURES = {
     "sb_clock_add": (_i, [_p, _i, _s, _d, _d, _d, _i64, _u64]),
     "sb_clock_set_ppm": (_i, [_p, _i, _i, _d]),
     "sb_clock_ppm": (_d, [_p, _i, _i]),
+    "sb_clock_quiet_falls": (_i, [_p, _i, _i, _i]),
     "sb_clock_rises": (_u64, [_p, _i, _i]),
     "sb_now_ps": (_i64, [_p]),
     "sb_run": (_i, [_p, _i64, _i]),
@@ -93,6 +94,7 @@ class Engine:
     """One simulated world of devices built from the library at `library_path`."""
 
     def __init__(self, library_path):
+        self._world = None
         self._lib = _load(library_path)
         self._world = self._lib.sb_world_new()
         self._buffer = ctypes.create_string_buffer(16384)
@@ -139,6 +141,11 @@ class Engine:
 
     def set_ppm(self, device, clock, ppm):
         self._check(self._lib.sb_clock_set_ppm(self._world, device, clock, float(ppm)))
+
+    def quiet_falls(self, device, clock, on=True):
+        """Skip the eval of this clock's falling edges (posedge-only designs with registered
+        inputs and no output depending on the clock combinationally, such as the core)."""
+        self._check(self._lib.sb_clock_quiet_falls(self._world, device, clock, int(on)))
 
     def ppm(self, device, clock):
         return self._lib.sb_clock_ppm(self._world, device, clock)

@@ -10,6 +10,9 @@ the receive clock's period where the capture's timestamps are finer than it, and
 capture's frames were closer than the link's inter-frame gap allows). ``--record-network``
 writes everything on the switch instead, the device's own transmissions included.
 
+``--waveform`` writes the device's signals (FST, every edge) for GTKWave or Surfer; it uses a
+separately compiled library and runs several times slower.
+
 The device listens promiscuously (every unicast and multicast address), so its MAC counters in
 the result say how it classified the capture: PTP, RTP, control-plane frames, errors, and the
 frames dropped because no block drains that port yet.
@@ -35,15 +38,17 @@ COUNTERS = ("MAC_RX_FRAMES", "MAC_RX_CRC_ERRORS", "MAC_RX_RUNTS", "MAC_RX_GIANTS
 
 
 def replay(pcap, *, record=None, record_network=None, config=None, retime_ps=None, seed=0,
-           max_frames=None, progress=None, log=None):
+           max_frames=None, progress=None, log=None, waveform=None):
     """Replay `pcap` into one simulated Stagebox; returns the result dictionary."""
     frames = read_frames(pcap)
     if max_frames is not None:
         frames = frames[:max_frames]
     if not frames:
         raise ValueError(f"{pcap} holds no Ethernet frames")
-    sim = Simulation(config, seed=seed, keep_rx_log=True, log=log)
+    sim = Simulation(config, seed=seed, keep_rx_log=True, log=log, trace=waveform is not None)
     device = sim.add_stagebox("dut")
+    if waveform is not None:
+        device.trace(waveform)
     mac = device.regs.info("MAC_CONTROL")
     enable = 0
     for field in ("RX_ENABLE", "TX_ENABLE", "PROMISCUOUS", "ALL_MULTICAST"):
@@ -105,7 +110,7 @@ def main_replay(args):
     result = replay(args.pcap, record=args.record, record_network=args.record_network,
                     config=config, retime_ps=args.retime_us and int(args.retime_us * 1e6),
                     seed=args.seed, max_frames=args.max_frames, progress=True,
-                    log=lambda text: print(text, file=sys.stderr))
+                    log=lambda text: print(text, file=sys.stderr), waveform=args.waveform)
     text = json.dumps(result, indent=2)
     print(text)
     if args.report:

@@ -292,6 +292,9 @@ def main(argv=None):
     replay.add_argument("--max-frames", type=int, help="only the first N frames")
     replay.add_argument("--seed", type=int, default=0, help="seed of every random choice")
     replay.add_argument("--report", help="also write the JSON result here")
+    replay.add_argument("--waveform", metavar="OUT.fst",
+                        help="write the device's waveforms here (slower; keep it out of the "
+                             "source tree, e.g. under build/)")
     replay.set_defaults(handler=_sim_replay)
     speed = sims.add_parser("speed", help="measure the system simulator on the default core")
     speed.add_argument("--interface", choices=("gmii", "rmii"), default="gmii")

@@ -225,3 +225,56 @@ def test_bus_stop_condition_and_event_input():
     dev.schedule_input("event_in", t_event + 2 * US, 0)
     sim.run_for(20 * US)
     assert dev.read("CLOCK_EVENT_COUNT") == 1
+
+
+def _scenario(exact_falls, trace=None):
+    """GM traffic in, a control-plane frame out, a PPS edge: everything observable."""
+    sim = Simulation(GMII, keep_rx_log=True, trace=trace is not None)
+    sim.connect(ModelGrandmaster(log_sync_interval=-7, log_announce_interval=-3, start_ps=US))
+    dev = sim.add_stagebox("dut", ppm=-35.0, link_ppm=11.0, exact_falls=exact_falls)
+    if trace is not None:
+        dev.trace(trace)
+    mac = dev.regs.info("MAC_CONTROL")
+    dev.write("MAC_CONTROL", mac.field("TX_ENABLE").mask | mac.field("RX_ENABLE").mask
+              | mac.field("ALL_MULTICAST").mask)
+    dev.write("CLOCK_SET_TIME", (7 << 32) | (NS_PER_SEC - 300_000))
+    dev.write("CLOCK_COMMAND", dev.regs.info("CLOCK_COMMAND").field("SET").mask)
+    _send_control_plane_frame(dev, bytes.fromhex("ffffffffffff020000000001") + bytes(48))
+    sim.run_until(400 * US)
+    return (dev.rx_log, dev.tx_log, dev.pps_edges(), dev.read("MAC_RX_FRAMES"),
+            dev.read("MAC_TX_CP_FRAMES"), dev.read("CLOCK_TIME"), sim.now_ps)
+
+
+def test_quiet_falling_edges_change_nothing():
+    """The Stagebox skips evaluating falling clock edges (the speed-up); doing them changes no
+    observable: frames and their times at the pins both ways, PPS, counters, the wallclock."""
+    quiet, exact = _scenario(False), _scenario(True)
+    assert quiet == exact
+    rx_log, tx_log, pps = quiet[:3]
+    assert len(rx_log) == 3 and len(tx_log) == 1 and len(pps) == 2   # power-up edge + second
+
+
+def test_waveforms_on_request(tmp_path):
+    """Waveforms come from a separately compiled library (tracing costs speed); the FST file
+    is written where asked, and the traced run behaves like the untraced one."""
+    path = tmp_path / "waves" / "dut.fst"
+    traced = _scenario(True, trace=path)
+    assert traced == _scenario(True)
+    data = path.read_bytes()
+    assert len(data) > 10_000 and data[0] == 0   # FST starts with its header block (type 0)
+
+
+def test_sim_replay_command(tmp_path, capsys):
+    """`stagebox sim replay` as a user runs it: JSON on stdout and in --report, the recording."""
+    import json
+
+    from stagebox.cli import main
+
+    capture = _capture(CAPTURE_125US)
+    report, record = tmp_path / "r.json", tmp_path / "rec.pcap"
+    assert main(["sim", "replay", "--pcap", str(capture), "--record", str(record),
+                 "--report", str(report)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == json.loads(report.read_text())
+    assert printed["frames_at_pins"] == len(read_frames(record)) == 8
+    assert printed["counters"]["MAC_RX_FRAMES"] == 8

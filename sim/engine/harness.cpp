@@ -106,6 +106,7 @@ struct Clock {
     int64_t next_fs = 0;    // time of the next edge
     uint32_t next_frac = 0;
     bool level = false;     // level after the last edge
+    bool quiet_falls = false;  // falling edges without an eval (Model::quiet_fall)
     uint64_t rises = 0;
     uint64_t wander_every = 0;  // rising edges between wander updates (1 ms worth)
     std::vector<Hook*> hooks;
@@ -639,9 +640,13 @@ void edge(World* w, Clock* c) {
             c->set_ppm(c->ppm + c->wander_ppm * std::sqrt(dt) * c->rng.normal());
         }
     } else {
-        for (Port* p : c->pins) p->set(0);
-        dev->model->eval();
-        if (dev->tracing) dev->model->trace_dump(uint64_t(w->now_fs / FS_PER_PS));
+        if (c->quiet_falls && !dev->tracing && c->rises > 0) {  // the first eval initialises
+            for (Port* p : c->pins) dev->model->quiet_fall(p);
+        } else {
+            for (Port* p : c->pins) p->set(0);
+            dev->model->eval();
+            if (dev->tracing) dev->model->trace_dump(uint64_t(w->now_fs / FS_PER_PS));
+        }
         c->level = false;
     }
     c->advance();
@@ -744,6 +749,24 @@ int sb_clock_set_ppm(void* w, int d, int c, double ppm) {
     Clock* clock = clock_of(static_cast<World*>(w), d, c);
     if (!clock) return fail("no such clock%s", "");
     clock->set_ppm(ppm);
+    return 0;
+}
+
+// Falling edges of this clock without an eval (see Model::quiet_fall). Returns -1 if the
+// compiled design cannot do it for one of the clock's pins.
+int sb_clock_quiet_falls(void* w, int d, int c, int on) {
+    Clock* clock = clock_of(static_cast<World*>(w), d, c);
+    if (!clock) return fail("no such clock%s", "");
+    if (on) {
+        for (Port* p : clock->pins) {
+            uint64_t level = p->get();
+            bool ok = clock->device->model->quiet_fall(p);
+            p->set(level);
+            if (!ok) return fail("the compiled design cannot skip falling edges of %s",
+                                 p->name.c_str());
+        }
+    }
+    clock->quiet_falls = on != 0;
     return 0;
 }
 

@@ -50,6 +50,11 @@ public:
     virtual bool trace_open(const char* path) { (void)path; return false; }
     virtual void trace_dump(uint64_t time_ps) { (void)time_ps; }
     virtual void trace_close() {}
+    // Drive clock input `port` low without evaluating: the model is told its previous level was
+    // low too, so no edge is pending. Only valid when no logic is sensitive to the falling
+    // edge and no combinational output depends on the clock (the core: posedge-only, inputs
+    // registered). Returns false when the binding cannot do it for this port.
+    virtual bool quiet_fall(Port* port) { (void)port; return false; }
 
     std::vector<Port> ports;
 
