@@ -301,6 +301,10 @@ def main(argv=None):
     speed.add_argument("--ms", type=float, default=100.0, help="simulated milliseconds per run")
     speed.add_argument("--runs", type=int, default=3, help="runs (the median is reported)")
     speed.add_argument("--trace", help="also write waveforms (FST) of a short run here")
+    speed.add_argument("--cold", action="store_true",
+                       help="compile into an empty cache first and report the compile time")
+    speed.add_argument("--append", action="store_true",
+                       help="append the figures to the benchmark record")
     speed.set_defaults(handler=_sim_speed)
 
     report = commands.add_parser("synth-report", help="area and Fmax per block")

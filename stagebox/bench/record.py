@@ -124,6 +124,10 @@ def _summary(entry):
     elif "logic" in total:
         bits.append(f"logic {total['logic']} (flat {flat.get('logic')}) dff {total['dff']} "
                     f"bsram {total['bsram']} fmax {flat.get('fmax_mhz')} MHz")
+    elif entry["name"].startswith("sim/system/") and "cycles_per_s" in f:
+        bits.append(f"{f['cycles_per_s']:,} cycles/s median of {len(f.get('runs', []))} "
+                    f"({f.get('seconds_per_simulated_second')} s per simulated s), compile "
+                    f"{f.get('compile_s')} s")
     elif "verilator" in f:
         bits.append(" ".join(f"{k} {v['cycles_per_s']} cycles/s" for k, v in f.items()))
     elif "les" in total:
