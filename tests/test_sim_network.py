@@ -11,7 +11,6 @@ import os
 import struct
 import subprocess
 import zlib
-from pathlib import Path
 
 import pytest
 from scapy.layers.inet import IP, UDP
@@ -22,10 +21,11 @@ from scapy.utils import PcapWriter, rdpcap, wrpcap
 
 from stagebox.sim.network import LATE_SEND_PS, Endpoint, LinkParams, Network, Recorder
 from stagebox.sim.pcap import SLL_PLACEHOLDER_SOURCE, PcapSource, read_frames, write_frames
+from stagebox.testing.captures import captures_dir
 from stagebox.testing.tools import require_tool
 
-CAPTURES = Path(__file__).resolve().parents[2] / "shared" / "captures"
-CAPTURE_FILES = sorted(CAPTURES.glob("*.pcap*")) if CAPTURES.is_dir() else []
+CAPTURES = captures_dir()
+CAPTURE_FILES = sorted(CAPTURES.glob("*.pcap*")) if CAPTURES else []
 
 BYTE_1G = 8_000         # ps per byte at 1 Gbit/s
 BYTE_100M = 80_000

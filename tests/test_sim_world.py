@@ -6,9 +6,6 @@ test builds its own world from it, so tests stay independent.
 """
 
 import hashlib
-from pathlib import Path
-
-import pytest
 
 from stagebox.gateware.config import CoreConfig
 from stagebox.gateware.ptp_time import NS_PER_SEC
@@ -19,26 +16,14 @@ from stagebox.sim.network import LinkParams, Recorder
 from stagebox.sim.pcap import read_frames, write_frames
 from stagebox.sim.replay import replay
 from stagebox.sim.world import PS_PER_S, Simulation
+from stagebox.testing.captures import require_capture
 
-CAPTURES = Path(__file__).resolve().parents[2] / "shared" / "captures"
-CAPTURE_1MS = CAPTURES / "pilist_st2110-30_24bit_48khz_1ms_2ch.pcap"
-CAPTURE_125US = CAPTURES / "pilist_st2110-30_16bit_48khz_125us_2ch.pcap"
+CAPTURE_1MS = "pilist_st2110-30_24bit_48khz_1ms_2ch.pcap"
+CAPTURE_125US = "pilist_st2110-30_16bit_48khz_125us_2ch.pcap"
 GMII = CoreConfig(phy="gmii", spi_bridge=False)
 RMII = CoreConfig(phy="rmii", spi_bridge=False)
 US = 1_000_000
 MS = 1_000 * US
-
-
-def _capture(path):
-    if not path.exists():
-        pytest.skip(f"{path} is not on this machine") if not _ci() else pytest.fail(str(path))
-    return path
-
-
-def _ci():
-    import os
-
-    return bool(os.environ.get("CI"))
 
 
 def test_registers_by_name_and_bus_errors():
@@ -159,7 +144,7 @@ def test_replay_keeps_frames_and_timing(tmp_path):
     """Issue 5: a public capture replayed through the simulator and recorded again comes back
     with the same frames and inter-frame timing (to the receive clock's 8 ns grid: the capture
     has nanosecond timestamps)."""
-    capture = _capture(CAPTURE_1MS)
+    capture = require_capture(CAPTURE_1MS)
     out = tmp_path / "again.pcap"
     result = replay(capture, record=out, config=GMII)
     original = read_frames(capture)
@@ -176,7 +161,7 @@ def test_replay_keeps_frames_and_timing(tmp_path):
 
 
 def test_replay_on_rmii():
-    capture = _capture(CAPTURE_125US)
+    capture = require_capture(CAPTURE_125US)
     result = replay(capture, config=RMII)
     assert result["frames_at_pins"] == result["frames_injected"] == 8
     assert result["timing"]["frames_identical"] == 8
@@ -270,7 +255,7 @@ def test_sim_replay_command(tmp_path, capsys):
 
     from stagebox.cli import main
 
-    capture = _capture(CAPTURE_125US)
+    capture = require_capture(CAPTURE_125US)
     report, record = tmp_path / "r.json", tmp_path / "rec.pcap"
     assert main(["sim", "replay", "--pcap", str(capture), "--record", str(record),
                  "--report", str(report)]) == 0
