@@ -846,8 +846,9 @@ int sb_phy_attach(void* w, int d, int width, int rx_clock, int tx_clock) {
 }
 
 // Queue a frame for the design to receive; its first byte after the SFD goes on the pins at the
-// first receive clock edge at or after `t_ps` (later if the previous frame and its gap are still
-// on the wire). flags: 1 corrupt the FCS, 2 assert RX_ER mid-frame.
+// first receive clock edge at or after `t_ps` less a quarter period (the slack absorbs rounding
+// on exact grids), or later if the previous frame and its gap are still on the wire. The edge
+// actually used is reported by sb_phy_rx_pop. flags: 1 corrupt the FCS, 2 assert RX_ER mid-frame.
 int sb_phy_send(void* w, int d, int hook, const uint8_t* data, int length, int64_t t_ps,
                 uint64_t id, int flags) {
     PhyRx* rx = hook_of<PhyRx>(static_cast<World*>(w), d, hook);
